@@ -16,7 +16,7 @@ Q :=
 endif
 
 PKGS     := libbpf libseccomp libsodium json-c inih libcap
-CFLAGS_BASE := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+CFLAGS_BASE := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
 	-fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC \
 	-Iinclude -Isrc -I$(B)/bpf
 ifneq ($(SAN),)

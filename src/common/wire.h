@@ -161,8 +161,11 @@ struct rf_ops_req {
 	uint16_t cmd;
 	uint64_t type_mask;        /* TAIL: 1 << type for each wanted type; 0 = all */
 	uint32_t exclude_pgid;     /* TAIL: events of this process group are not sent */
-	uint32_t flags;
+	uint32_t flags;            /* RF_OPS_F_* */
 };
+
+/* TAIL: exclude_pgid holds a pid, not a process group (rfctl not a group leader). */
+#define RF_OPS_F_EXCLUDE_PID 0x1u
 
 /* Sent in the tail stream before the next message after lost lines. */
 #define RF_OPS_DROP_MAGIC 0x52464450u /* "RFDP" */

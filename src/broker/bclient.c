@@ -1,0 +1,666 @@
+/*
+ * bclient.c - the broker's side of each client: spawning from the manifest,
+ * the versioned handshake, control requests (validated against a permit
+ * table: which message is allowed in which state), the event ring, and
+ * restart with backoff when a client dies.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/log.h"
+#include "ringfence/ringfence.h"
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 60000
+#define HEALTHY_RESET_MS 60000
+#define READY_TIMEOUT_MS 10000
+#define RESP_SLOTS 4096
+
+const char *rf_client_state_name(enum rf_client_state s)
+{
+	switch (s) {
+	case RF_CS_EMPTY: return "empty";
+	case RF_CS_STARTING: return "starting";
+	case RF_CS_CONNECTED: return "connected";
+	case RF_CS_RUNNING: return "running";
+	case RF_CS_BACKOFF: return "backoff";
+	case RF_CS_STOPPED: return "stopped";
+	}
+	return "unknown";
+}
+
+static int manifest_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct rf_manifest *)a)->name, ((const struct rf_manifest *)b)->name);
+}
+
+int rf_clients_load(struct rf_broker *b)
+{
+	DIR *d = opendir(b->cfg.clients_dir);
+	if (!d) {
+		if (errno == ENOENT) {
+			rf_info("no clients directory %s: running without clients", b->cfg.clients_dir);
+			return 0;
+		}
+		rf_warn("cannot open clients directory %s", b->cfg.clients_dir);
+		return -errno;
+	}
+	struct rf_manifest *found = calloc(RF_MAX_CLIENTS, sizeof *found);
+	if (!found) {
+		closedir(d);
+		return -ENOMEM;
+	}
+	unsigned n = 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		size_t len = strlen(de->d_name);
+		if (len < 6 || strcmp(de->d_name + len - 5, ".conf") || de->d_name[0] == '.')
+			continue;
+		if (n >= RF_MAX_CLIENTS) {
+			rf_warnx("more than %d client manifests: ignoring %s", RF_MAX_CLIENTS, de->d_name);
+			continue;
+		}
+		char path[PATH_MAX], err[256];
+		snprintf(path, sizeof path, "%s/%s", b->cfg.clients_dir, de->d_name);
+		if (rf_manifest_load(path, &found[n], err, sizeof err) < 0) {
+			rf_warnx("client manifest %s refused: %s", path, err);
+			continue;
+		}
+		bool dup = false;
+		for (unsigned i = 0; i < n; i++)
+			dup |= !strcmp(found[i].name, found[n].name);
+		if (dup) {
+			rf_warnx("client manifest %s refused: name %s used twice", path, found[n].name);
+			continue;
+		}
+		n++;
+	}
+	closedir(d);
+	qsort(found, n, sizeof *found, manifest_cmp);
+	for (unsigned i = 0; i < n; i++) {
+		struct rf_bclient *c = &b->clients[i];
+		memset(c, 0, sizeof *c);
+		c->man = found[i];
+		/* argv points into the manifest: rebase after the copy */
+		for (unsigned k = 0; k < c->man.argc; k++)
+			c->man.argv[k] = (char *)&c->man + ((char *)found[i].argv[k] - (char *)&found[i]);
+		c->slot = i;
+		c->state = RF_CS_BACKOFF;
+		c->restart_at_ms = 0;
+		c->sock = c->memfd = c->evt_efd = c->resp_efd = -1;
+		c->backoff_ms = BACKOFF_MIN_MS;
+		rf_info("client %s: %s, mode %s", c->man.name, c->man.exec,
+			c->man.enforce ? "enforce" : "monitor");
+	}
+	b->nclients = n;
+	free(found);
+	return (int)n;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Releases the connection; the slot and its counters stay. */
+static void disconnect(struct rf_broker *b, struct rf_bclient *c)
+{
+	if (c->sock >= 0)
+		rf_epoll_del(b, c->sock);
+	if (c->resp_efd >= 0)
+		rf_epoll_del(b, c->resp_efd);
+	close_fd(&c->sock);
+	close_fd(&c->resp_efd);
+	close_fd(&c->evt_efd);
+	close_fd(&c->memfd);
+	if (c->shm)
+		munmap(c->shm, c->shm_size);
+	c->shm = NULL;
+	bool had_auth = c->auth_mask != 0;
+	c->auth_mask = c->notify_mask = 0;
+	c->npmutes = 0;
+	for (unsigned i = 0; i < c->ntmutes; i++)
+		free(c->tmutes[i].path);
+	c->ntmutes = 0;
+	c->invert_exe = c->invert_target = false;
+	rf_arbiter_client_gone(b, c);
+	if (had_auth) {
+		rf_arbiter_update_marks(b);
+		rf_arbiter_flush_cache(b);
+	}
+}
+
+void rf_client_spawn(struct rf_broker *b, struct rf_bclient *c)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		rf_warn("client %s: socketpair", c->man.name);
+		goto retry;
+	}
+	/*
+	 * fork, not posix_spawn or vfork: the child's exec may raise a
+	 * permission event that this very thread must answer, so the parent
+	 * must not wait for the exec.
+	 */
+	pid_t pid = fork();
+	if (pid < 0) {
+		rf_warn("client %s: fork", c->man.name);
+		close(sv[0]);
+		close(sv[1]);
+		goto retry;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		setsid();
+		if (sv[1] == 3) {
+			fcntl(3, F_SETFD, 0);
+		} else if (dup2(sv[1], 3) < 0) {
+			_exit(126);
+		}
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (nul >= 0 && nul != 0)
+			dup2(nul, 0);
+		/* everything else the broker holds stays behind */
+		close_range(4, ~0u, 0);
+		setenv("RF_CLIENT_FD", "3", 1);
+		setenv("RF_CLIENT_NAME", c->man.name, 1);
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		execv(c->man.exec, c->man.argv);
+		dprintf(2, "ringfenced: client %s: exec %s: %s\n", c->man.name, c->man.exec,
+			strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	c->pid = pid;
+	c->sock = sv[0];
+	fcntl(c->sock, F_SETFL, O_NONBLOCK);
+	c->state = RF_CS_STARTING;
+	c->started_at_ms = rf_now_ms();
+	c->seq = 0;
+	memset(c->type_seq, 0, sizeof c->type_seq);
+	if (rf_epoll_add(b, c->sock, RF_TAG_CLIENT_SOCK, c->slot) < 0) {
+		rf_warn("client %s: epoll", c->man.name);
+		rf_client_kill(b, c, "epoll failed");
+	}
+	rf_info("client %s: started, pid %d", c->man.name, pid);
+	return;
+retry:
+	c->state = RF_CS_BACKOFF;
+	c->restart_at_ms = rf_now_ms() + c->backoff_ms;
+}
+
+void rf_client_kill(struct rf_broker *b, struct rf_bclient *c, const char *why)
+{
+	if (c->pid > 0) {
+		rf_warnx("client %s (pid %d): killed: %s", c->man.name, c->pid, why);
+		kill(c->pid, SIGKILL);
+	}
+	disconnect(b, c);
+}
+
+static int send_ack(struct rf_bclient *c, uint32_t req_id, int status)
+{
+	struct rf_ctl_ack a = { 0 };
+	a.hdr.size = sizeof a;
+	a.hdr.version = RF_PROTO_VERSION;
+	a.hdr.type = RF_CTL_ACK;
+	a.hdr.req_id = req_id;
+	a.status = status;
+	/* the socket buffer holds far more than one request's ack: a client
+	 * that never reads its acks only hurts itself */
+	return send(c->sock, &a, sizeof a, MSG_DONTWAIT | MSG_NOSIGNAL) == sizeof a ? 0 : -errno;
+}
+
+static int do_hello(struct rf_broker *b, struct rf_bclient *c, const struct rf_ctl_hello *h)
+{
+	uint32_t evt_size = b->cfg.ring_kib * 1024u;
+	uint32_t size = rf_shm_size(evt_size, RESP_SLOTS);
+	int memfd = memfd_create("ringfence-client", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (memfd < 0)
+		return -errno;
+	void *p = MAP_FAILED;
+	int efd1 = -1, efd2 = -1;
+	if (ftruncate(memfd, size) < 0)
+		goto fail;
+	/* sealed so a client cannot shrink it under us (SIGBUS in the broker) */
+	if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	if (rf_shm_init(p, evt_size, RESP_SLOTS) < 0 || rf_shm_attach(p, size, &c->evt, &c->resp) < 0) {
+		errno = EINVAL;
+		goto fail;
+	}
+	efd1 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	efd2 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd1 < 0 || efd2 < 0)
+		goto fail;
+
+	struct rf_ctl_hello_ack ack = { 0 };
+	ack.hdr.size = sizeof ack;
+	ack.hdr.version = RF_PROTO_VERSION;
+	ack.hdr.type = RF_CTL_HELLO_ACK;
+	ack.hdr.req_id = h->hdr.req_id;
+	ack.status = RF_OK;
+	ack.shm_size = size;
+	ack.client_id = c->slot;
+	int fds[3] = { memfd, efd1, efd2 };
+	char cbuf[CMSG_SPACE(sizeof fds)];
+	memset(cbuf, 0, sizeof cbuf);
+	struct iovec iov = { .iov_base = &ack, .iov_len = sizeof ack };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof cbuf };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof fds);
+	memcpy(CMSG_DATA(cm), fds, sizeof fds);
+	if (sendmsg(c->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof ack)
+		goto fail;
+	c->memfd = memfd;
+	c->shm = p;
+	c->shm_size = size;
+	c->evt_efd = efd1;
+	c->resp_efd = efd2;
+	if (rf_epoll_add(b, c->resp_efd, RF_TAG_CLIENT_RESP, c->slot) < 0)
+		return -errno;
+	if (strcmp(h->name, c->man.name))
+		rf_debug("client %s: calls itself %s", c->man.name, h->name);
+	c->state = RF_CS_CONNECTED;
+	return 0;
+fail:;
+	int e = errno;
+	if (p != MAP_FAILED)
+		munmap(p, size);
+	close(memfd);
+	if (efd1 >= 0)
+		close(efd1);
+	if (efd2 >= 0)
+		close(efd2);
+	return -e;
+}
+
+/* Which control messages a client may send in which state. */
+static const uint8_t permit[RF_CTL_MAX] = {
+#define S(st) (1u << (st))
+	[RF_CTL_HELLO] = S(RF_CS_STARTING),
+	[RF_CTL_SUBSCRIBE] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
+	[RF_CTL_UNSUBSCRIBE] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
+	[RF_CTL_MUTE_PROC] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
+	[RF_CTL_UNMUTE_PROC] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
+	[RF_CTL_MUTE_PATH] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
+	[RF_CTL_UNMUTE_PATH] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
+	[RF_CTL_MUTE_INVERT] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
+	[RF_CTL_READY] = S(RF_CS_CONNECTED),
+#undef S
+};
+
+int rf_ctl_validate(const void *buf, size_t len, enum rf_client_state st)
+{
+	struct rf_ctl_hdr h;
+	if (len < sizeof h || len > RF_CTL_MAX_SIZE)
+		return RF_E_PROTO;
+	memcpy(&h, buf, sizeof h);
+	if (h.size != len || h.version != RF_PROTO_VERSION || h.reserved != 0)
+		return RF_E_PROTO;
+	if (h.type == 0 || h.type >= RF_CTL_MAX || !permit[h.type])
+		return RF_E_PROTO;
+	if (!(permit[h.type] & (1u << st)))
+		return RF_E_STATE;
+	size_t want;
+	switch (h.type) {
+	case RF_CTL_HELLO: {
+		struct rf_ctl_hello m;
+		if (len != sizeof m)
+			return RF_E_PROTO;
+		memcpy(&m, buf, sizeof m);
+		if (!memchr(m.name, '\0', sizeof m.name) || !m.name[0])
+			return RF_E_PROTO;
+		return m.proto_version == RF_PROTO_VERSION ? 0 : RF_E_VERSION;
+	}
+	case RF_CTL_SUBSCRIBE:
+	case RF_CTL_UNSUBSCRIBE: {
+		struct rf_ctl_sub m;
+		if (len != sizeof m)
+			return RF_E_PROTO;
+		memcpy(&m, buf, sizeof m);
+		if (m.type == RF_EVENT_NONE || m.type >= RF_EVENT_MAX || m.action > RF_ACTION_AUTH)
+			return RF_E_INVAL;
+		if (m.action == RF_ACTION_AUTH && !RF_EVENT_IS_AUTHABLE(m.type))
+			return RF_E_INVAL;
+		return 0;
+	}
+	case RF_CTL_MUTE_PROC:
+	case RF_CTL_UNMUTE_PROC: {
+		struct rf_ctl_mute_proc m;
+		if (len != sizeof m)
+			return RF_E_PROTO;
+		memcpy(&m, buf, sizeof m);
+		return m.pid ? 0 : RF_E_INVAL;
+	}
+	case RF_CTL_MUTE_PATH:
+	case RF_CTL_UNMUTE_PATH: {
+		struct rf_ctl_mute_path m;
+		if (len < sizeof m)
+			return RF_E_PROTO;
+		memcpy(&m, buf, sizeof m);
+		if (m.len < 2 || m.len > RF_PATH_MAX || len != sizeof m + m.len)
+			return RF_E_PROTO;
+		const char *path = (const char *)buf + sizeof m;
+		if (path[m.len - 1] != '\0' || memchr(path, '\0', m.len - 1) || path[0] != '/')
+			return RF_E_INVAL;
+		unsigned how = m.flags & (RF_MUTE_LITERAL | RF_MUTE_PREFIX);
+		unsigned what = m.flags & (RF_MUTE_EXE | RF_MUTE_TARGET);
+		if ((m.flags & ~(RF_MUTE_LITERAL | RF_MUTE_PREFIX | RF_MUTE_EXE | RF_MUTE_TARGET)) ||
+		    (how != RF_MUTE_LITERAL && how != RF_MUTE_PREFIX) ||
+		    (what != RF_MUTE_EXE && what != RF_MUTE_TARGET))
+			return RF_E_INVAL;
+		return 0;
+	}
+	case RF_CTL_MUTE_INVERT: {
+		struct rf_ctl_mute_invert m;
+		if (len != sizeof m)
+			return RF_E_PROTO;
+		memcpy(&m, buf, sizeof m);
+		if ((m.kind != RF_MUTE_EXE && m.kind != RF_MUTE_TARGET) || m.inverted > 1)
+			return RF_E_INVAL;
+		return 0;
+	}
+	case RF_CTL_READY:
+		want = sizeof h;
+		return len == want ? 0 : RF_E_PROTO;
+	default:
+		return RF_E_PROTO;
+	}
+}
+
+static int do_subscribe(struct rf_broker *b, struct rf_bclient *c, const struct rf_ctl_sub *m, bool on)
+{
+	uint64_t bit = 1ull << m->type;
+	bool auth = m->action == RF_ACTION_AUTH;
+	if (on && !((auth ? c->man.auth_allowed : c->man.notify_allowed) & bit))
+		return RF_E_PERM;
+	/* a monitoring client never holds the kernel: its AUTH becomes NOTIFY */
+	if (auth && !c->man.enforce)
+		auth = false;
+	uint64_t *mask = auth ? &c->auth_mask : &c->notify_mask;
+	uint64_t before = c->auth_mask;
+	*mask = on ? (*mask | bit) : (*mask & ~bit);
+	if (c->auth_mask != before) {
+		if (!on)
+			rf_arbiter_client_gone(b, c);   /* its outstanding votes of that type */
+		rf_arbiter_update_marks(b);
+		rf_arbiter_flush_cache(b);
+	}
+	return RF_OK;
+}
+
+static int do_mute_path(struct rf_bclient *c, const struct rf_ctl_mute_path *m, const char *path, bool on)
+{
+	for (unsigned i = 0; i < c->ntmutes; i++) {
+		struct rf_path_mute *pm = &c->tmutes[i];
+		if (pm->flags == m->flags && !strcmp(pm->path, path)) {
+			if (on)
+				return RF_OK;
+			free(pm->path);
+			*pm = c->tmutes[--c->ntmutes];
+			return RF_OK;
+		}
+	}
+	if (!on)
+		return RF_E_NOENT;
+	if (c->ntmutes >= RF_CLIENT_MUTES)
+		return RF_E_LIMIT;
+	char *dup = strdup(path);
+	if (!dup)
+		return RF_E_NOMEM;
+	c->tmutes[c->ntmutes++] = (struct rf_path_mute){ dup, (uint32_t)strlen(dup), m->flags };
+	return RF_OK;
+}
+
+static int do_mute_proc(struct rf_bclient *c, const struct rf_ctl_mute_proc *m, bool on)
+{
+	for (unsigned i = 0; i < c->npmutes; i++) {
+		if (c->pmutes[i].pid == m->pid && c->pmutes[i].start_time_ns == m->start_time_ns) {
+			if (!on)
+				c->pmutes[i] = c->pmutes[--c->npmutes];
+			return RF_OK;
+		}
+	}
+	if (!on)
+		return RF_E_NOENT;
+	if (c->npmutes >= RF_CLIENT_MUTES)
+		return RF_E_LIMIT;
+	c->pmutes[c->npmutes++] = (struct rf_proc_mute){ m->pid, m->start_time_ns };
+	return RF_OK;
+}
+
+/* Handles one validated control message; returns the status to acknowledge. */
+static int handle_ctl(struct rf_broker *b, struct rf_bclient *c, const unsigned char *buf)
+{
+	struct rf_ctl_hdr h;
+	memcpy(&h, buf, sizeof h);
+	switch (h.type) {
+	case RF_CTL_SUBSCRIBE:
+	case RF_CTL_UNSUBSCRIBE: {
+		struct rf_ctl_sub m;
+		memcpy(&m, buf, sizeof m);
+		return do_subscribe(b, c, &m, h.type == RF_CTL_SUBSCRIBE);
+	}
+	case RF_CTL_MUTE_PROC:
+	case RF_CTL_UNMUTE_PROC: {
+		struct rf_ctl_mute_proc m;
+		memcpy(&m, buf, sizeof m);
+		return do_mute_proc(c, &m, h.type == RF_CTL_MUTE_PROC);
+	}
+	case RF_CTL_MUTE_PATH:
+	case RF_CTL_UNMUTE_PATH: {
+		struct rf_ctl_mute_path m;
+		memcpy(&m, buf, sizeof m);
+		return do_mute_path(c, &m, (const char *)buf + sizeof m, h.type == RF_CTL_MUTE_PATH);
+	}
+	case RF_CTL_MUTE_INVERT: {
+		struct rf_ctl_mute_invert m;
+		memcpy(&m, buf, sizeof m);
+		if (m.kind == RF_MUTE_EXE)
+			c->invert_exe = m.inverted;
+		else
+			c->invert_target = m.inverted;
+		return RF_OK;
+	}
+	case RF_CTL_READY:
+		c->state = RF_CS_RUNNING;
+		rf_info("client %s: ready", c->man.name);
+		return RF_OK;
+	}
+	return RF_E_PROTO;
+}
+
+void rf_client_on_sock(struct rf_broker *b, struct rf_bclient *c)
+{
+	/* a bounded number per wake-up, so one chatty client cannot starve the loop */
+	for (int n = 0; n < 64 && c->sock >= 0; n++) {
+		_Alignas(8) unsigned char buf[RF_CTL_MAX_SIZE + 1];
+		ssize_t len = recv(c->sock, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
+		if (len < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			rf_client_kill(b, c, "control socket error");
+			return;
+		}
+		if (len == 0) {
+			rf_client_kill(b, c, "closed its connection");
+			return;
+		}
+		if ((size_t)len > RF_CTL_MAX_SIZE) {
+			c->invalid++;
+			b->stats.ctl_rejected++;
+			rf_client_kill(b, c, "oversized control message");
+			return;
+		}
+		int v = rf_ctl_validate(buf, (size_t)len, c->state);
+		struct rf_ctl_hdr h;
+		memcpy(&h, buf, sizeof h < (size_t)len ? sizeof h : (size_t)len);
+		if (v == RF_E_PROTO || v == RF_E_VERSION) {
+			c->invalid++;
+			b->stats.ctl_rejected++;
+			if (c->state == RF_CS_STARTING) {
+				struct rf_ctl_hello_ack nak = { .hdr = { sizeof nak, RF_PROTO_VERSION,
+									 RF_CTL_HELLO_ACK, h.req_id, 0 },
+								.status = v };
+				send(c->sock, &nak, sizeof nak, MSG_DONTWAIT | MSG_NOSIGNAL);
+			}
+			rf_client_kill(b, c, v == RF_E_VERSION ? "protocol version mismatch"
+							       : "malformed control message");
+			return;
+		}
+		if (v < 0) {
+			c->invalid++;
+			b->stats.ctl_rejected++;
+			send_ack(c, h.req_id, v);
+			continue;
+		}
+		if (h.type == RF_CTL_HELLO) {
+			struct rf_ctl_hello m;
+			memcpy(&m, buf, sizeof m);
+			int r = do_hello(b, c, &m);
+			if (r < 0) {
+				errno = -r;
+				rf_warn("client %s: handshake", c->man.name);
+				rf_client_kill(b, c, "handshake failed");
+				return;
+			}
+			continue;
+		}
+		send_ack(c, h.req_id, handle_ctl(b, c, buf));
+	}
+}
+
+void rf_client_on_resp(struct rf_broker *b, struct rf_bclient *c)
+{
+	uint64_t v;
+	if (read(c->resp_efd, &v, sizeof v) < 0 && errno != EAGAIN)
+		return;
+	struct rf_wire_response r[64];
+	for (int rounds = 0; rounds < 64 && c->shm; rounds++) {
+		int n = rf_respring_pop(&c->resp, r, 64);
+		if (n < 0) {
+			c->invalid++;
+			rf_client_kill(b, c, "corrupt response ring");
+			return;
+		}
+		for (int i = 0; i < n; i++)
+			rf_arbiter_on_response(b, c, &r[i]);
+		if (n < 64)
+			return;
+	}
+	/* more left: come back on the next turn of the loop */
+	uint64_t one = 1;
+	if (c->resp_efd >= 0 && write(c->resp_efd, &one, sizeof one) < 0) {
+		/* the counter is saturated: it is readable anyway */
+	}
+}
+
+int rf_client_push(struct rf_broker *b, struct rf_bclient *c, uint64_t id)
+{
+	struct rf_message *m = &b->mb.u.msg;
+	m->hdr.seq = ++c->seq;
+	m->hdr.type_seq = ++c->type_seq[m->hdr.type];
+	m->hdr.id = id;
+	int r = rf_evring_push(&c->evt, m, m->hdr.size);
+	if (r == -ENOSPC) {
+		c->dropped++;
+		b->stats.dropped++;
+		__atomic_store_n(&((struct rf_shm_hdr *)c->shm)->dropped, c->dropped, __ATOMIC_RELAXED);
+		return r;
+	}
+	if (r < 0) {
+		c->invalid++;
+		rf_client_kill(b, c, "corrupt event ring indices");
+		return -EPROTO;
+	}
+	c->delivered++;
+	return 0;
+}
+
+void rf_clients_flush(struct rf_broker *b)
+{
+	for (unsigned i = 0; i < b->nclients; i++) {
+		struct rf_bclient *c = &b->clients[i];
+		if (!c->shm || c->evt.head == c->evt.tail)
+			continue;
+		if (rf_evring_need_wakeup(&c->evt)) {
+			uint64_t one = 1;
+			if (write(c->evt_efd, &one, sizeof one) < 0) {
+				/* saturated counter: the client is awake already */
+			}
+		}
+	}
+}
+
+bool rf_client_wants_auth(const struct rf_bclient *c, unsigned type)
+{
+	return c->shm && c->man.enforce && (c->auth_mask & (1ull << type)) &&
+	       (c->state == RF_CS_RUNNING || c->state == RF_CS_CONNECTED);
+}
+
+void rf_client_on_exit(struct rf_broker *b, pid_t pid, int status)
+{
+	for (unsigned i = 0; i < b->nclients; i++) {
+		struct rf_bclient *c = &b->clients[i];
+		if (c->pid != pid)
+			continue;
+		if (WIFSIGNALED(status))
+			snprintf(c->last_exit, sizeof c->last_exit, "signal %d", WTERMSIG(status));
+		else
+			snprintf(c->last_exit, sizeof c->last_exit, "exit %d", WEXITSTATUS(status));
+		disconnect(b, c);
+		c->pid = 0;
+		c->deaths++;
+		if (b->stopping || c->state == RF_CS_STOPPED) {
+			c->state = RF_CS_STOPPED;
+			return;
+		}
+		uint64_t now = rf_now_ms();
+		if (now - c->started_at_ms > HEALTHY_RESET_MS)
+			c->backoff_ms = BACKOFF_MIN_MS;
+		c->state = RF_CS_BACKOFF;
+		c->restart_at_ms = now + c->backoff_ms;
+		rf_warnx("client %s (pid %d) died: %s; restart in %llu ms", c->man.name, pid,
+			 c->last_exit, (unsigned long long)c->backoff_ms);
+		c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+		return;
+	}
+}
+
+void rf_clients_tick(struct rf_broker *b)
+{
+	uint64_t now = rf_now_ms();
+	for (unsigned i = 0; i < b->nclients; i++) {
+		struct rf_bclient *c = &b->clients[i];
+		if (c->state == RF_CS_BACKOFF && now >= c->restart_at_ms && !b->stopping) {
+			if (c->restart_at_ms)
+				c->restarts++;
+			rf_client_spawn(b, c);
+		} else if ((c->state == RF_CS_STARTING || c->state == RF_CS_CONNECTED) &&
+			   now - c->started_at_ms > READY_TIMEOUT_MS && c->pid > 0) {
+			rf_client_kill(b, c, "not ready in time");
+		}
+	}
+}

@@ -1,0 +1,245 @@
+/*
+ * broker.h - ringfenced's shared state and the contracts between its modules.
+ *
+ * One thread runs one epoll loop over every descriptor (fanotify, sensors,
+ * clients, the operator socket, signals, the deadline timer); a second
+ * thread only writes log lines.  Nothing on the loop blocks: descriptors are
+ * non-blocking, logging is queued, and the loop never opens files in the
+ * watched scope while permission marks exist.  Modules:
+ *   broker.c   loop, normaliser (raw event -> message), dispatch, mutes
+ *   bclient.c  client connections: spawn, handshake, control requests, rings
+ *   arbiter.c  AUTH events: fanotify permission group, deadlines, verdicts, cache
+ *   fannotify.c fanotify notification events as a sensor
+ *   ops.c      operator socket: status, clients, tail
+ */
+#ifndef RF_BROKER_H
+#define RF_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "broker/config.h"
+#include "broker/proctable.h"
+#include "broker/sensor.h"
+#include "common/msgbuild.h"
+#include "common/ring.h"
+
+#define RF_MAX_OPS_CONNS 16
+#define RF_MAX_SENSORS 4
+#define RF_CLIENT_MUTES 256
+
+enum rf_client_state {
+	RF_CS_EMPTY = 0,      /* unused slot */
+	RF_CS_STARTING,       /* spawned, no handshake yet */
+	RF_CS_CONNECTED,      /* handshake done, subscribing */
+	RF_CS_RUNNING,        /* said ready */
+	RF_CS_BACKOFF,        /* died; restart scheduled */
+	RF_CS_STOPPED,        /* not to be restarted (broker stopping, or manifest gone) */
+};
+
+struct rf_path_mute {
+	char *path;
+	uint32_t len;
+	uint32_t flags;       /* RF_MUTE_* */
+};
+
+struct rf_proc_mute {
+	uint32_t pid;
+	uint64_t start_time_ns;
+};
+
+struct rf_bclient {
+	struct rf_manifest man;
+	unsigned slot;                 /* index in broker.clients, bit in AUTH masks */
+	enum rf_client_state state;
+	pid_t pid;
+	int sock;                      /* control socket (our end) */
+	int memfd;
+	void *shm;
+	uint32_t shm_size;
+	int evt_efd, resp_efd;
+	struct rf_evring evt;
+	struct rf_respring resp;
+	uint64_t auth_mask;            /* 1 << type subscribed as AUTH */
+	uint64_t notify_mask;
+	struct rf_proc_mute pmutes[RF_CLIENT_MUTES];
+	unsigned npmutes;
+	struct rf_path_mute tmutes[RF_CLIENT_MUTES];
+	unsigned ntmutes;
+	bool invert_exe, invert_target;
+	uint64_t seq;
+	uint64_t type_seq[RF_EVENT_MAX];
+	/* counters */
+	uint64_t delivered, dropped, auth_asked, auth_answered, auth_missed;
+	uint64_t late, duplicate, foreign, invalid, auth_full;
+	uint64_t restarts, deaths;
+	uint64_t backoff_ms;
+	uint64_t restart_at_ms;        /* CLOCK_MONOTONIC ms */
+	uint64_t started_at_ms;
+	char last_exit[64];
+};
+
+struct rf_ops_conn {
+	int fd;                        /* -1 when free */
+	bool tail;
+	uint64_t type_mask;
+	uint32_t exclude;
+	bool exclude_is_pid;
+	uint64_t dropped;              /* lost since the last notice */
+	uint64_t dropped_total;
+	uint64_t sent;
+};
+
+struct rf_pending;
+
+struct rf_broker {
+	struct rf_config cfg;
+	int epfd;
+	int sigfd;
+	int timerfd;                   /* AUTH deadlines */
+	int tickfd;                    /* 1 s housekeeping: restarts */
+	bool stopping;
+	uint64_t started_ms;
+	pid_t self;
+
+	/* sensors */
+	struct rf_sensor sensors[RF_MAX_SENSORS];
+	unsigned nsensors;
+	struct rf_sensor *ebpf;        /* the running eBPF sensor, for pending argv */
+
+	/* fanotify */
+	int fan_auth;                  /* permission group, -1 when not open */
+	int fan_notify;                /* notification group (also a sensor) */
+	bool exec_marked, open_marked;
+	int watch_fds[RF_MAX_WATCH];   /* O_PATH of each watched path, for handles */
+	uint64_t watch_fsid[RF_MAX_WATCH];
+	unsigned nwatch_fds;
+
+	/* AUTH */
+	struct rf_pending *pending;    /* cfg.max_pending slots */
+	uint32_t npending;
+	uint64_t next_auth_seq;
+	uint32_t fifo_head[2], fifo_tail[2]; /* per AUTH type, UINT32_MAX when empty */
+	uint32_t free_head;
+	uint64_t cache_gen;
+
+	struct rf_proctable procs;
+	struct rf_bclient clients[RF_MAX_CLIENTS];
+	unsigned nclients;
+	struct rf_ops_conn ops[RF_MAX_OPS_CONNS];
+	int ops_listen;
+	unsigned ntail;                /* tail readers connected */
+
+	/* broker-wide sequence, as seen by tail readers */
+	uint64_t seq;
+	uint64_t type_seq[RF_EVENT_MAX];
+
+	struct rf_msgb mb;             /* scratch message */
+
+	struct {
+		uint64_t events, dispatched, dropped, tail_dropped;
+		uint64_t auth_events, auth_decided, allowed, denied;
+		uint64_t by_client, by_default, by_cache, by_policy;
+		uint64_t cache_marks, cache_mark_failures, auth_overflow;
+		uint64_t ctl_rejected;
+		uint64_t notify_overflow;
+	} stats;
+};
+
+/* epoll tags: kind in the high 32 bits, index in the low. */
+enum rf_tag {
+	RF_TAG_SIGNAL = 1,
+	RF_TAG_TIMER,
+	RF_TAG_TICK,
+	RF_TAG_FAN_AUTH,
+	RF_TAG_SENSOR,
+	RF_TAG_CLIENT_SOCK,
+	RF_TAG_CLIENT_RESP,
+	RF_TAG_OPS_LISTEN,
+	RF_TAG_OPS_CONN,
+};
+
+int rf_epoll_add(struct rf_broker *b, int fd, enum rf_tag tag, uint32_t idx);
+void rf_epoll_del(struct rf_broker *b, int fd);
+uint64_t rf_now_mono_ns(void);
+uint64_t rf_now_ms(void);
+
+/* broker.c */
+int rf_broker_init(struct rf_broker *b, const struct rf_config *cfg);
+int rf_broker_run(struct rf_broker *b);
+void rf_broker_free(struct rf_broker *b);
+/* Sends a NOTIFY message (in b->mb, finished) to subscribed clients and tail readers. */
+void rf_dispatch_notify(struct rf_broker *b);
+/* True when client c has muted the event in msg. */
+bool rf_client_muted(const struct rf_bclient *c, const struct rf_message *m);
+/* True when the process is in the default mute set (broker, clients, init, loggers). */
+bool rf_default_muted(struct rf_broker *b, const struct rf_proc *p);
+/* Stamps the message's clock fields. */
+void rf_stamp(struct rf_message *m);
+
+/* bclient.c */
+int rf_clients_load(struct rf_broker *b);
+void rf_client_spawn(struct rf_broker *b, struct rf_bclient *c);
+void rf_client_on_sock(struct rf_broker *b, struct rf_bclient *c);
+void rf_client_on_resp(struct rf_broker *b, struct rf_bclient *c);
+void rf_client_on_exit(struct rf_broker *b, pid_t pid, int status);
+void rf_client_kill(struct rf_broker *b, struct rf_bclient *c, const char *why);
+void rf_clients_tick(struct rf_broker *b);
+/*
+ * Pushes the finished message in b->mb to client c with c's sequence
+ * numbers.  Returns 0, -ENOSPC (dropped and counted) or -EPROTO (client killed).
+ */
+int rf_client_push(struct rf_broker *b, struct rf_bclient *c, uint64_t id);
+/* Wakes every client that asked for it after a batch of pushes. */
+void rf_clients_flush(struct rf_broker *b);
+/* True when the client receives type as AUTH (enforcing, live, subscribed). */
+bool rf_client_wants_auth(const struct rf_bclient *c, unsigned type);
+const char *rf_client_state_name(enum rf_client_state s);
+
+/* arbiter.c */
+int rf_arbiter_init(struct rf_broker *b);
+void rf_arbiter_free(struct rf_broker *b);
+/* Places or removes permission marks to match the enforcing subscriptions. */
+void rf_arbiter_update_marks(struct rf_broker *b);
+void rf_arbiter_on_fanotify(struct rf_broker *b);
+void rf_arbiter_on_timer(struct rf_broker *b);
+/* A client's response; validated here. */
+void rf_arbiter_on_response(struct rf_broker *b, struct rf_bclient *c, const struct rf_wire_response *r);
+/* Client c is gone or lost AUTH: its outstanding votes become the default. */
+void rf_arbiter_client_gone(struct rf_broker *b, struct rf_bclient *c);
+/* Forgets every cached verdict (policy changed). */
+void rf_arbiter_flush_cache(struct rf_broker *b);
+/* Answers everything pending with the default verdict (shutdown). */
+void rf_arbiter_drain_all(struct rf_broker *b);
+
+/* fannotify.c */
+extern const struct rf_sensor_ops rf_sensor_fanotify;
+/* The broker the fanotify sensor works for (it needs the watch list). */
+void rf_fanotify_sensor_bind(struct rf_sensor *s, struct rf_broker *b);
+
+/* sensor_replay.c */
+extern const struct rf_sensor_ops rf_sensor_replay;
+void rf_replay_sensor_bind(struct rf_sensor *s, struct rf_broker *b);
+
+/* ops.c */
+int rf_ops_init(struct rf_broker *b);
+void rf_ops_free(struct rf_broker *b);
+void rf_ops_on_listen(struct rf_broker *b);
+void rf_ops_on_conn(struct rf_broker *b, unsigned idx);
+/* Streams the finished message in b->mb to tail readers. */
+void rf_ops_tail(struct rf_broker *b, const struct rf_message *m);
+/*
+ * Parses an operator request of len bytes.  Returns 0 and fills *ret, or
+ * -EINVAL (bad size, magic, version, command or flags).
+ */
+int rf_ops_parse_req(const void *buf, size_t len, struct rf_ops_req *ret);
+
+/*
+ * Validates one control datagram of len bytes from a client in state st.
+ * Returns 0 when well formed and allowed now, else a negative rf_err
+ * (RF_E_PROTO for malformed, RF_E_STATE for out of order, RF_E_INVAL).
+ */
+int rf_ctl_validate(const void *buf, size_t len, enum rf_client_state st);
+
+#endif

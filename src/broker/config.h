@@ -1,0 +1,81 @@
+/*
+ * config.h - the broker's configuration and the client manifests, both INI.
+ *
+ * Parsing is strict: an unknown section or key, a malformed number or a
+ * value out of range is an error naming the file, line and key, and the
+ * output is untouched.  Defaults are safe: monitor mode, fail-open AUTH,
+ * permission marks only where an enforcing client asks for them.
+ */
+#ifndef RF_CONFIG_H
+#define RF_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/wire.h"
+
+#define RF_MAX_WATCH 16
+#define RF_MAX_CLIENTS 32
+#define RF_MAX_ARGS 32
+#define RF_MAX_MUTES 64
+
+struct rf_config {
+	char state_dir[PATH_MAX];
+	char clients_dir[PATH_MAX];
+	char watch[RF_MAX_WATCH][PATH_MAX];   /* empty list: all local filesystems */
+	unsigned nwatch;
+	uint32_t exec_deadline_ms;
+	uint32_t open_deadline_ms;
+	uint8_t default_verdict;              /* RF_ALLOW or RF_DENY */
+	bool cache;                           /* kernel verdict cache (ignore marks) */
+	bool ebpf;                            /* try the eBPF sensor */
+	bool proc_connector;                  /* fall back to it when eBPF fails */
+	bool file_events;                     /* fanotify notification marks */
+	char replay[PATH_MAX];                /* replay source file, "" = none */
+	uint32_t replay_loops;                /* times to play the file (0: once) */
+	uint32_t ring_kib;                    /* per-client event ring, KiB */
+	uint32_t max_pending;                 /* AUTH events in flight */
+	char mute_exe[RF_MAX_MUTES][PATH_MAX];/* extra global AUTH mutes by exe prefix */
+	unsigned nmute_exe;
+	char err[256];                        /* the reason of the last parse error */
+};
+
+struct rf_manifest {
+	char name[RF_NAME_MAX];
+	char exec[PATH_MAX];
+	char args_buf[1024];                  /* args, split on blanks, stored NUL separated */
+	char *argv[RF_MAX_ARGS + 2];          /* exec, args..., NULL */
+	unsigned argc;
+	uint64_t auth_allowed;                /* 1 << type the manifest grants as AUTH */
+	uint64_t notify_allowed;              /* 1 << type the manifest grants as NOTIFY */
+	bool enforce;                         /* mode = enforce */
+	uint32_t exec_deadline_ms;            /* 0: the broker's */
+	uint32_t open_deadline_ms;
+	char path[PATH_MAX];                  /* where it came from */
+};
+
+/* Sets the defaults. */
+void rf_config_defaults(struct rf_config *c);
+
+/*
+ * Parses INI text of len bytes (need not be NUL terminated) over *cfg, which
+ * holds defaults.  Returns 0, or -EINVAL with cfg->err set and *cfg
+ * otherwise unchanged.
+ */
+int rf_config_parse(const char *text, size_t len, struct rf_config *cfg);
+/* Reads and parses a file (at most 1 MiB); -errno or -EINVAL as above. */
+int rf_config_load(const char *path, struct rf_config *cfg);
+
+/*
+ * Parses a client manifest.  Returns 0 and fills *ret, or -EINVAL with a
+ * reason in err (errlen bytes) and *ret untouched.
+ */
+int rf_manifest_parse(const char *text, size_t len, struct rf_manifest *ret, char *err, size_t errlen);
+int rf_manifest_load(const char *path, struct rf_manifest *ret, char *err, size_t errlen);
+
+/* The built-in configuration `make run` uses: monitor mode, all local filesystems. */
+extern const char rf_config_embedded_default[];
+
+#endif
