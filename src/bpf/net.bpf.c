@@ -55,11 +55,11 @@ static __always_inline bool fill_addrs(struct rf_bpf_net *r, const struct sock *
 	r->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	r->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (family == RF_AF_INET) {
-		BPF_CORE_READ_INTO(r->saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(r->daddr, sk, __sk_common.skc_daddr);
+		BPF_CORE_READ_INTO((__be32 *)r->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__be32 *)r->daddr, sk, __sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(r->daddr, sk, __sk_common.skc_v6_daddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)r->daddr, sk, __sk_common.skc_v6_daddr);
 	}
 	return true;
 }
@@ -113,9 +113,9 @@ static __always_inline int finish_parked(__u16 type)
 	sk = p->sk;
 	p->rec.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	if (p->rec.family == RF_AF_INET)
-		BPF_CORE_READ_INTO(p->rec.saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__be32 *)p->rec.saddr, sk, __sk_common.skc_rcv_saddr);
 	else
-		BPF_CORE_READ_INTO(p->rec.saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)p->rec.saddr, sk, __sk_common.skc_v6_rcv_saddr);
 	rf_emit(&events, &p->rec, sizeof(p->rec));
 	bpf_map_delete_elem(&parked, &tid);
 	return 0;

@@ -25,6 +25,8 @@ static void usage(FILE *f)
 		"                     monitor mode, state in /run/ringfence, clients from\n"
 		"                     /etc/ringfence/clients.d, all local filesystems watched\n"
 		"  -v, --verbose      debug logging\n"
+		"  -S, --state-dir DIR    override [broker] state_dir\n"
+		"  -C, --clients-dir DIR  override [broker] clients_dir\n"
 		"      --check        parse the configuration and the client manifests, then exit\n"
 		"      --print-default  print the built-in configuration\n"
 		"  -h, --help         this text\n"
@@ -38,18 +40,21 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "foreground", no_argument, NULL, 'f' }, { "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },    { "help", no_argument, NULL, 'h' },
-		{ "check", no_argument, NULL, 'C' },      { "print-default", no_argument, NULL, 'P' },
+		{ "check", no_argument, NULL, 'K' },      { "print-default", no_argument, NULL, 'P' },
+		{ "state-dir", required_argument, NULL, 'S' }, { "clients-dir", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = NULL;
+	const char *config = NULL, *state_dir = NULL, *clients_dir = NULL;
 	bool check = false, verbose = false;
 	int o;
-	while ((o = getopt_long(argc, argv, "fc:vh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "fc:vhS:C:", opts, NULL)) != -1) {
 		switch (o) {
 		case 'f': break;
 		case 'c': config = optarg; break;
 		case 'v': verbose = true; break;
-		case 'C': check = true; break;
+		case 'K': check = true; break;
+		case 'S': state_dir = optarg; break;
+		case 'C': clients_dir = optarg; break;
 		case 'P': fputs(rf_config_embedded_default, stdout); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -67,6 +72,16 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		fprintf(stderr, "ringfenced: configuration: %s\n", cfg.err);
 		return 1;
+	}
+	const char *over[2][2] = { { state_dir, cfg.state_dir }, { clients_dir, cfg.clients_dir } };
+	for (int i = 0; i < 2; i++) {
+		if (!over[i][0])
+			continue;
+		if (over[i][0][0] != '/' || strlen(over[i][0]) >= PATH_MAX) {
+			fprintf(stderr, "ringfenced: %s: want an absolute path\n", over[i][0]);
+			return 2;
+		}
+		strcpy((char *)over[i][1], over[i][0]);
 	}
 	if (check) {
 		static struct rf_broker tmp;

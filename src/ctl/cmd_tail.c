@@ -214,12 +214,6 @@ static void tail_drop(struct stream *s, uint64_t n)
 	(void)put_line(line);
 }
 
-/* Options shared by tail and record; returns 0, or an exit status. */
-static int parse_events_opt(const char *command, const char *arg, uint64_t *mask)
-{
-	return rfctl_parse_events(command, arg, mask) < 0 ? RFCTL_USAGE : 0;
-}
-
 int cmd_tail(const struct rfctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -233,7 +227,7 @@ int cmd_tail(const struct rfctl *ctl, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":e:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
-			if (parse_events_opt("tail", optarg, &mask))
+			if (rfctl_parse_events("tail", optarg, &mask) < 0)
 				return RFCTL_USAGE;
 			break;
 		case 'h':
@@ -320,7 +314,7 @@ int cmd_record(const struct rfctl *ctl, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":e:n:d:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
-			if (parse_events_opt("record", optarg, &mask))
+			if (rfctl_parse_events("record", optarg, &mask) < 0)
 				return RFCTL_USAGE;
 			break;
 		case 'n':
