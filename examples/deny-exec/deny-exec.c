@@ -68,8 +68,13 @@ int main(int argc, char **argv)
 		const struct rf_message *m;
 		if ((err = rf_next(c, &m, -1)) != RF_OK)
 			break;
-		if (m->hdr.action != RF_ACTION_AUTH)
+		if (m->hdr.action != RF_ACTION_AUTH) {
+			/* monitor mode: the broker sends exec as NOTIFY; report only */
+			if (m->hdr.type == RF_EVENT_EXEC && judge(m, patterns, npatterns) == RF_DENY)
+				fprintf(stderr, "deny-exec: would deny %s (monitor mode)\n",
+					rf_msg_str(m, m->ev.exec.target.path));
 			continue;
+		}
 		/*
 		 * No caching (cache = false): the verdict depends on the path,
 		 * but the kernel's cache is keyed by the inode, so an ALLOW for

@@ -130,7 +130,7 @@ int BPF_PROG(rf_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		/* Not readable (should not happen): fall back to the entry capture. */
 		len = 0;
 		pend = bpf_map_lookup_elem(&pending_argv, &old_tid);
-		if (pend) {
+		if (pend && !(pend->flags & RF_BPF_ARGV_F_FAULT)) {
 			len = pend->len;
 			barrier_var(len);
 			if (len > RF_BPF_ARGS_MAX)
@@ -192,7 +192,11 @@ static __always_inline int capture_argv(const char *const *argv)
 		const char *arg = NULL;
 		long n;
 
-		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) < 0 || !arg)
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) < 0) {
+			flags |= RF_BPF_ARGV_F_FAULT;
+			break;
+		}
+		if (!arg)
 			break;
 		if (off >= RF_BPF_ARGS_MAX) {
 			flags |= RF_BPF_ARGV_F_TRUNCATED;
@@ -200,8 +204,10 @@ static __always_inline int capture_argv(const char *const *argv)
 		}
 		n = bpf_probe_read_user_str(&s->v.args[off & (RF_BPF_ARGS_MAX - 1)],
 					    RF_BPF_ARGS_MAX, arg);
-		if (n <= 0)
+		if (n <= 0) {
+			flags |= RF_BPF_ARGV_F_FAULT;
 			break;
+		}
 		off += (__u32)n;
 		argc++;
 	}

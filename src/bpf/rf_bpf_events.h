@@ -127,7 +127,8 @@ struct rf_bpf_exit {
 	__u32 reserved;
 };
 
-#define RF_BPF_ARGV_F_TRUNCATED 0x1u
+#define RF_BPF_ARGV_F_TRUNCATED 0x1u   /* more than RF_BPF_ARGS_MAX bytes or ARGV_MAX_ARGS strings */
+#define RF_BPF_ARGV_F_FAULT 0x2u       /* a pointer or string was not readable: incomplete */
 
 /*
  * Map value of process.bpf's pending_argv map (LRU hash keyed by __u32):
@@ -136,7 +137,10 @@ struct rf_bpf_exit {
  * differs, also under its tgid (fanotify permission events name the tgid);
  * deleted at sched_process_exec and at a failed execve's syscall exit.
  * Trust it as much as the caller's memory: another thread of the caller can
- * change argv between this copy and the kernel's.
+ * change argv between this copy and the kernel's.  A tracepoint program
+ * cannot take page faults, so strings on pages the caller has not touched
+ * since fork (e.g. literals in a child's read-only data) cannot be read:
+ * the capture then stops there and sets RF_BPF_ARGV_F_FAULT.
  */
 struct rf_bpf_argv {
 	__u16 type;                 /* RF_BPF_REC_EXEC_ARGV */

@@ -378,11 +378,8 @@ static void start_sensors(struct rf_broker *b)
 		rf_fanotify_sensor_bind(s, b);
 		start_sensor(b, s);
 	}
-	if (b->cfg.replay[0]) {
-		struct rf_sensor *s = add_sensor(b, &rf_sensor_replay);
-		rf_replay_sensor_bind(s, b);
-		start_sensor(b, s);
-	}
+	/* the replay source starts from the tick, once the clients are ready */
+	b->replay_pending = b->cfg.replay[0] != '\0';
 	char line[256] = "";
 	for (unsigned i = 0; i < b->nsensors; i++) {
 		strncat(line, i ? ", " : "", sizeof line - strlen(line) - 1);
@@ -483,12 +480,35 @@ static void on_signal(struct rf_broker *b)
 	}
 }
 
+/*
+ * A recording is played once every client has said it is ready (or after
+ * REPLAY_WAIT_MS), so that tests and benchmarks see every event arrive.
+ */
+#define REPLAY_WAIT_MS 10000
+
+static void maybe_start_replay(struct rf_broker *b)
+{
+	bool ready = true;
+	for (unsigned i = 0; i < b->nclients; i++)
+		ready &= b->clients[i].state == RF_CS_RUNNING;
+	if (!ready && rf_now_ms() - b->started_ms < REPLAY_WAIT_MS)
+		return;
+	b->replay_pending = false;
+	if (b->nsensors >= RF_MAX_SENSORS)
+		return;
+	struct rf_sensor *s = add_sensor(b, &rf_sensor_replay);
+	rf_replay_sensor_bind(s, b);
+	start_sensor(b, s);
+}
+
 static void on_tick(struct rf_broker *b)
 {
 	uint64_t v;
 	if (read(b->tickfd, &v, sizeof v) < 0 && errno != EAGAIN)
 		return;
 	rf_clients_tick(b);
+	if (b->replay_pending)
+		maybe_start_replay(b);
 }
 
 static void handle(struct rf_broker *b, uint64_t tag)

@@ -107,6 +107,7 @@ struct rf_broker {
 	struct rf_sensor sensors[RF_MAX_SENSORS];
 	unsigned nsensors;
 	struct rf_sensor *ebpf;        /* the running eBPF sensor, for pending argv */
+	bool replay_pending;           /* replay configured, not started yet */
 
 	/* fanotify */
 	int fan_auth;                  /* permission group, -1 when not open */

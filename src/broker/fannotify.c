@@ -129,27 +129,31 @@ static void handle(struct rf_sensor *s, const struct fanotify_event_metadata *md
 		info += h->len;
 		left -= h->len;
 	}
-	uint16_t type;
-	if (md->mask & FAN_RENAME)
-		type = RF_EVENT_RENAME;
-	else if (md->mask & FAN_CREATE)
-		type = RF_EVENT_CREATE;
-	else if (md->mask & FAN_DELETE)
-		type = RF_EVENT_UNLINK;
-	else if (md->mask & FAN_CLOSE_WRITE)
-		type = RF_EVENT_CLOSE_WRITE;
-	else
-		return;
 	if (!have_path) {
 		s->lost++;   /* the directory is gone already: nothing to name */
 		return;
 	}
-	struct rf_raw_event ev = { .type = type, .pid = (uint32_t)md->pid, .tid = (uint32_t)md->pid };
-	ev.u.file.path = path;
-	ev.u.file.dest = have_dest ? dest : NULL;
-	ev.u.file.is_dir = (md->mask & FAN_ONDIR) != 0;
-	s->events++;
-	s->sink(s->sink_ctx, &ev);
+	/*
+	 * The kernel merges queued events on the same name, so one record can
+	 * carry several: report each, in the order they happen.
+	 */
+	static const struct { uint64_t bit; uint16_t type; } order[] = {
+		{ FAN_CREATE, RF_EVENT_CREATE },
+		{ FAN_CLOSE_WRITE, RF_EVENT_CLOSE_WRITE },
+		{ FAN_RENAME, RF_EVENT_RENAME },
+		{ FAN_DELETE, RF_EVENT_UNLINK },
+	};
+	for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+		if (!(md->mask & order[i].bit))
+			continue;
+		struct rf_raw_event ev = { .type = order[i].type, .pid = (uint32_t)md->pid,
+					   .tid = (uint32_t)md->pid };
+		ev.u.file.path = path;
+		ev.u.file.dest = order[i].type == RF_EVENT_RENAME && have_dest ? dest : NULL;
+		ev.u.file.is_dir = (md->mask & FAN_ONDIR) != 0;
+		s->events++;
+		s->sink(s->sink_ctx, &ev);
+	}
 }
 
 static int fan_drain(struct rf_sensor *s)

@@ -613,6 +613,9 @@ int rf_sensor_ebpf_pending_argv(struct rf_sensor *s, uint32_t tid, char *buf, ui
 	if (v.type != RF_BPF_REC_EXEC_ARGV || v.version != RF_BPF_SCHEMA_VERSION ||
 	    v.len > RF_BPF_ARGS_MAX)
 		return -EPROTO;
+	/* Part of argv was unreadable: a partial argv would mislead a verdict. */
+	if (v.flags & RF_BPF_ARGV_F_FAULT)
+		return -ENOENT;
 
 	n = v.len < cap ? v.len : cap;
 	if (n > 0) {
