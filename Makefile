@@ -59,7 +59,7 @@ $(B)/bpf/vmlinux.h:
 	@mkdir -p $(dir $@)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(B)/bpf/%.bpf.o: src/bpf/%.bpf.c src/bpf/rf_bpf_events.h $(B)/bpf/vmlinux.h
+$(B)/bpf/%.bpf.o: src/bpf/%.bpf.c $(wildcard src/bpf/*.h) $(B)/bpf/vmlinux.h
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(B)/bpf -Isrc/bpf -Isrc -c $< -o $@
 

@@ -206,7 +206,8 @@ static void tail_decided(struct rf_broker *b, struct rf_pending *p, uint8_t verd
 	m->hdr.decided_by = by;
 	if (name) {
 		size_t n = strlen(name);
-		if (m->hdr.size + n + 1 + RF_MSG_ALIGN <= RF_MSG_MAX) {
+		/* n < RF_NAME_MAX: the slack allocated with the copy holds it */
+		if (n < RF_NAME_MAX && m->hdr.size + n + 1 + RF_MSG_ALIGN <= RF_MSG_MAX) {
 			char *base = (char *)m;
 			memcpy(base + m->hdr.size, name, n + 1);
 			m->hdr.decider.off = m->hdr.size;
@@ -392,7 +393,8 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 	p->last_allow = -1;
 	p->msg = NULL;
 	if (b->ntail) {
-		p->msg = malloc(m->hdr.size);
+		/* room for the decider's name, appended when decided */
+		p->msg = malloc(m->hdr.size + RF_NAME_MAX + RF_MSG_ALIGN);
 		if (p->msg)
 			memcpy(p->msg, m, m->hdr.size);
 	}

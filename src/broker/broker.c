@@ -463,15 +463,20 @@ int rf_broker_init(struct rf_broker *b, const struct rf_config *cfg)
 	return 0;
 }
 
+static void reap(struct rf_broker *b)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		rf_client_on_exit(b, pid, status);
+}
+
 static void on_signal(struct rf_broker *b)
 {
 	struct signalfd_siginfo si;
 	while (read(b->sigfd, &si, sizeof si) == sizeof si) {
 		if (si.ssi_signo == SIGCHLD) {
-			int status;
-			pid_t pid;
-			while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-				rf_client_on_exit(b, pid, status);
+			reap(b);
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			if (!b->stopping)
 				rf_info("signal %u: stopping", si.ssi_signo);
@@ -506,6 +511,7 @@ static void on_tick(struct rf_broker *b)
 	uint64_t v;
 	if (read(b->tickfd, &v, sizeof v) < 0 && errno != EAGAIN)
 		return;
+	reap(b);   /* SIGCHLD coalesces; a missed one must not leave a client dead */
 	rf_clients_tick(b);
 	if (b->replay_pending)
 		maybe_start_replay(b);

@@ -203,11 +203,38 @@ static char *dup_text(const char *text, size_t len)
 	return s;
 }
 
+/*
+ * inih reads each line into INI_MAX_LINE bytes and parses the rest of a
+ * longer line as a line of its own, after handing the cut value to the
+ * handler: refuse such lines up front, naming the right line.
+ */
+#define LINE_MAX_BYTES (INI_MAX_LINE - 2)   /* room for the newline and the NUL */
+
+static int check_lines(const char *s, struct cfg_ctx *x)
+{
+	int line = 1;
+	size_t col = 0;
+	for (; *s; s++) {
+		if (*s == '\n') {
+			line++;
+			col = 0;
+		} else if (++col > LINE_MAX_BYTES) {
+			snprintf(x->err, x->errlen, "line %d: longer than %d bytes", line, LINE_MAX_BYTES);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int run_ini(const char *text, size_t len, ini_handler h, struct cfg_ctx *x)
 {
 	char *s = dup_text(text, len);
 	if (!s) {
 		snprintf(x->err, x->errlen, "not a text file of at most 1 MiB");
+		return -EINVAL;
+	}
+	if (check_lines(s, x) < 0) {
+		free(s);
 		return -EINVAL;
 	}
 	int r = ini_parse_string(s, h, x);

@@ -109,13 +109,12 @@ static int resolve(struct rf_broker *b, const struct fanotify_event_info_fid *fi
 	return 0;
 }
 
-static void handle(struct rf_sensor *s, const struct fanotify_event_metadata *md)
+static void handle(struct rf_sensor *s, const struct fanotify_event_metadata *md, const char *info,
+		   size_t left)
 {
 	struct fan_priv *p = s->priv;
 	char path[PATH_MAX] = "", dest[PATH_MAX] = "";
 	bool have_path = false, have_dest = false;
-	const char *info = (const char *)md + md->metadata_len;
-	size_t left = md->event_len - md->metadata_len;
 	while (left >= sizeof(struct fanotify_event_info_header)) {
 		const struct fanotify_event_info_header *h = (const void *)info;
 		if (h->len < sizeof *h || h->len > left)
@@ -165,20 +164,32 @@ static int fan_drain(struct rf_sensor *s)
 		ssize_t n = read(s->fd, buf, sizeof buf);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? handled : -errno;
-		const struct fanotify_event_metadata *md = (const void *)buf;
-		for (; FAN_EVENT_OK(md, n); md = FAN_EVENT_NEXT(md, n)) {
-			if (md->vers != FANOTIFY_METADATA_VERSION)
+		/*
+		 * Records with file handles are only 4-byte aligned: copy each
+		 * header out instead of casting into the buffer.
+		 */
+		size_t off = 0;
+		while ((size_t)n - off >= sizeof(struct fanotify_event_metadata)) {
+			struct fanotify_event_metadata md;
+			memcpy(&md, buf + off, sizeof md);
+			if (md.event_len < sizeof md || md.event_len > (size_t)n - off ||
+			    md.metadata_len < sizeof md || md.metadata_len > md.event_len)
 				return -EPROTO;
-			if (md->mask & FAN_Q_OVERFLOW) {
+			if (md.vers != FANOTIFY_METADATA_VERSION)
+				return -EPROTO;
+			const char *info = buf + off + md.metadata_len;
+			size_t info_len = md.event_len - md.metadata_len;
+			off += md.event_len;
+			if (md.mask & FAN_Q_OVERFLOW) {
 				s->lost++;
 				p->b->stats.notify_overflow++;
 				continue;
 			}
-			if (md->fd >= 0)
-				close(md->fd);
-			if (md->pid == p->b->self)
+			if (md.fd >= 0)
+				close(md.fd);
+			if (md.pid == p->b->self)
 				continue;
-			handle(s, md);
+			handle(s, &md, info, info_len);
 			handled++;
 		}
 	}

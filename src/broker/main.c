@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringfenced: must run as root (fanotify permission events and eBPF need it)\n");
 		return 1;
 	}
+	/*
+	 * Block the signals the loop reads from its signalfd before any thread
+	 * exists: a thread created earlier would inherit an open mask and could
+	 * swallow SIGCHLD, and a dead client would never be reaped.
+	 */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	rf_log_start("ringfenced", verbose ? RF_LOG_DEBUG : RF_LOG_INFO);
 	static struct rf_broker b;
 	r = rf_broker_init(&b, &cfg);

@@ -75,27 +75,31 @@ void rf_proctable_remove(struct rf_proctable *pt, uint32_t pid)
 		}
 }
 
-/* Evicts one entry from a pseudo-random bucket so a flood cannot grow the table. */
-static void evict_one(struct rf_proctable *pt, uint32_t hint)
+/*
+ * Evicts one entry other than keep (an entry the caller still holds) from a
+ * pseudo-random bucket so a flood cannot grow the table.
+ */
+static void evict_one(struct rf_proctable *pt, uint32_t hint, const struct rf_proc *keep)
 {
 	for (uint32_t i = 0; i < pt->nbuckets; i++) {
-		struct rf_proc *p = pt->buckets[(hint + i) & (pt->nbuckets - 1)];
-		if (p) {
-			rf_proctable_remove(pt, p->pid);
-			pt->evictions++;
-			return;
+		for (struct rf_proc *p = pt->buckets[(hint + i) & (pt->nbuckets - 1)]; p; p = p->next) {
+			if (p != keep) {
+				rf_proctable_remove(pt, p->pid);
+				pt->evictions++;
+				return;
+			}
 		}
 	}
 }
 
-/* Returns the entry for pid, new and zeroed when absent. */
-static struct rf_proc *insert(struct rf_proctable *pt, uint32_t pid)
+/* Returns the entry for pid, new and zeroed when absent; keep is never evicted. */
+static struct rf_proc *insert(struct rf_proctable *pt, uint32_t pid, const struct rf_proc *keep)
 {
 	struct rf_proc *p = lookup(pt, pid);
 	if (p)
 		return p;
 	if (pt->count >= pt->limit)
-		evict_one(pt, pid * 7919u);
+		evict_one(pt, pid * 7919u, keep);
 	p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
@@ -254,7 +258,7 @@ static struct rf_proc *load(struct rf_proctable *pt, uint32_t pid)
 		pt->load_failures++;
 		return NULL;
 	}
-	struct rf_proc *p = insert(pt, pid);
+	struct rf_proc *p = insert(pt, pid, NULL);
 	if (!p)
 		return NULL;
 	p->ppid = ppid;
@@ -371,7 +375,7 @@ struct rf_proc *rf_proctable_apply(struct rf_proctable *pt, const struct rf_raw_
 	if (!p)
 		p = load(pt, ev->pid);
 	if (!p) {
-		p = insert(pt, ev->pid);
+		p = insert(pt, ev->pid, NULL);
 		if (!p)
 			return NULL;
 	}
@@ -380,10 +384,14 @@ struct rf_proc *rf_proctable_apply(struct rf_proctable *pt, const struct rf_raw_
 	switch (ev->type) {
 	case RF_EVENT_FORK: {
 		uint32_t cpid = ev->u.fork.child_pid;
+		/* a child that is the parent itself is garbage: removing it would free p */
+		if (cpid == 0 || cpid == p->pid)
+			break;
 		struct rf_proc *c = lookup(pt, cpid);
 		if (c)
 			rf_proctable_remove(pt, cpid);
-		c = insert(pt, cpid);
+		/* p is copied from below: a full table must not evict it */
+		c = insert(pt, cpid, p);
 		if (!c)
 			break;
 		c->ppid = p->pid;

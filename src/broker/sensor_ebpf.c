@@ -9,7 +9,8 @@
  *   cred     set*uid, set*gid                        optional
  *   kernel   ptrace, module load, bpf prog load      optional
  * An optional unit, or an optional program in any unit, that cannot load or
- * attach is logged by name and left out; the others run.  One libbpf
+ * attach is logged by name and left out; the others run.  The broker's own
+ * activity (its tgid, the programs' ignore_tgid) is not reported.  One libbpf
  * ring_buffer manager polls every unit's ring; its epoll descriptor is the
  * sensor's descriptor.
  *
@@ -594,6 +595,17 @@ const struct rf_sensor_ops rf_sensor_ebpf = {
 	.stop = ebpf_stop,
 };
 
+/*
+ * The capture is stored under the calling thread's tid and, when it differs,
+ * under its tgid too, so the pid of a fanotify permission event (a tgid)
+ * finds an exec called from any thread; it disappears when the exec
+ * completes or fails.  *ret_len counts the bytes copied, the last one a
+ * NUL; *ret_argc the strings among them.  A capture longer than cap (or
+ * than RF_BPF_ARGS_MAX) is cut, its last string shortened and terminated.  A
+ * capture that hit a page the BPF program could not read is refused with
+ * -ENOENT, like no capture: a partial argv would mislead a verdict.
+ * Safe to call from another thread than drain(); one map lookup syscall.
+ */
 int rf_sensor_ebpf_pending_argv(struct rf_sensor *s, uint32_t tid, char *buf, uint32_t cap,
 				uint32_t *ret_len, uint32_t *ret_argc)
 {

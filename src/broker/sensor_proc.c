@@ -17,6 +17,8 @@
 #include "broker/sensor.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,18 +32,22 @@
 /* Datagrams read per drain; the descriptor stays readable for the rest. */
 #define PROC_DRAIN_MAX 1024
 #define PROC_RCVBUF (4 * 1024 * 1024)
+#define PROC_ACK_MS 1000
 
 /* Set in the id fields the connector does not report. */
 #define PROC_ID_UNKNOWN 0xffffffffu
 
 struct proc_state {
 	int fd;
+	uint32_t ack_nonce;          /* cn_msg.ack of our LISTEN request */
+	bool acked;                  /* the kernel answered it */
+	uint32_t ack_err;            /* with this errno (0: listening) */
 	/* one datagram; the kernel sends one small proc_event per message */
 	uint64_t buf[8192 / sizeof(uint64_t)];
 };
 
-/* Sends PROC_CN_MCAST_LISTEN or PROC_CN_MCAST_IGNORE. */
-static int proc_subscribe(int fd, enum proc_cn_mcast_op op)
+/* Sends PROC_CN_MCAST_LISTEN or PROC_CN_MCAST_IGNORE; the kernel acks with ack + 1. */
+static int proc_subscribe(int fd, enum proc_cn_mcast_op op, uint32_t ack)
 {
 	unsigned char msg[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof(op))];
 	struct nlmsghdr nh;
@@ -55,6 +61,7 @@ static int proc_subscribe(int fd, enum proc_cn_mcast_op op)
 	memset(&cn, 0, sizeof(cn));
 	cn.id.idx = CN_IDX_PROC;
 	cn.id.val = CN_VAL_PROC;
+	cn.ack = ack;
 	cn.len = sizeof(op);
 	memcpy(msg, &nh, sizeof(nh));
 	memcpy(msg + NLMSG_HDRLEN, &cn, sizeof(cn));
@@ -62,63 +69,6 @@ static int proc_subscribe(int fd, enum proc_cn_mcast_op op)
 	if (send(fd, msg, nh.nlmsg_len, 0) < 0)
 		return -errno;
 	return 0;
-}
-
-static void proc_stop(struct rf_sensor *s)
-{
-	struct proc_state *st = s->priv;
-
-	if (st) {
-		if (st->fd >= 0) {
-			(void)proc_subscribe(st->fd, PROC_CN_MCAST_IGNORE);
-			close(st->fd);
-		}
-		free(st);
-	}
-	s->priv = NULL;
-	s->fd = -1;
-	s->running = false;
-	s->detail = NULL;
-}
-
-static int proc_start(struct rf_sensor *s)
-{
-	struct sockaddr_nl sa;
-	struct proc_state *st;
-	int r, size = PROC_RCVBUF;
-
-	if (s->priv)
-		return -EALREADY;
-	st = calloc(1, sizeof(*st));
-	if (!st)
-		return -ENOMEM;
-	s->priv = st;
-	st->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR);
-	if (st->fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	/* A burst of forks must not overrun us: force past rmem_max as root. */
-	if (setsockopt(st->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		(void)setsockopt(st->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	memset(&sa, 0, sizeof(sa));
-	sa.nl_family = AF_NETLINK;
-	sa.nl_groups = CN_IDX_PROC;
-	sa.nl_pid = 0;   /* let the kernel pick the port */
-	if (bind(st->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = proc_subscribe(st->fd, PROC_CN_MCAST_LISTEN);
-	if (r < 0)
-		goto fail;
-	s->fd = st->fd;
-	s->running = true;
-	s->detail = "proc connector: fork, exec, exit, uid, gid";
-	return 0;
-fail:
-	proc_stop(s);
-	return r;
 }
 
 static void emit(struct rf_sensor *s, struct rf_raw_event *ev)
@@ -129,8 +79,10 @@ static void emit(struct rf_sensor *s, struct rf_raw_event *ev)
 }
 
 /* One proc_event of len bytes (already bounded by the cn_msg). */
-static int handle_event(struct rf_sensor *s, const unsigned char *data, size_t len)
+static int handle_event(struct rf_sensor *s, const struct cn_msg *cn, const unsigned char *data,
+			size_t len)
 {
+	struct proc_state *st = s->priv;
 	const size_t head = offsetof(struct proc_event, event_data);
 	struct proc_event pe;
 	struct rf_raw_event ev;
@@ -140,6 +92,13 @@ static int handle_event(struct rf_sensor *s, const unsigned char *data, size_t l
 		return 0;
 	memset(&pe, 0, sizeof(pe));
 	memcpy(&pe, data, len < sizeof(pe) ? len : sizeof(pe));
+	if (pe.what == PROC_EVENT_NONE) {
+		if (len >= head + sizeof(pe.event_data.ack) && cn->ack == st->ack_nonce + 1) {
+			st->acked = true;
+			st->ack_err = pe.event_data.ack.err;
+		}
+		return 0;
+	}
 	switch (pe.what) {
 	case PROC_EVENT_FORK: need = sizeof(pe.event_data.fork); break;
 	case PROC_EVENT_EXEC: need = sizeof(pe.event_data.exec); break;
@@ -231,7 +190,7 @@ static int handle_datagram(struct rf_sensor *s, const unsigned char *buf, size_t
 			memcpy(&cn, payload, sizeof(cn));
 			if (cn.id.idx == CN_IDX_PROC && cn.id.val == CN_VAL_PROC &&
 			    cn.len <= plen - sizeof(cn))
-				n += handle_event(s, payload + sizeof(cn), cn.len);
+				n += handle_event(s, &cn, payload + sizeof(cn), cn.len);
 		}
 		if (NLMSG_ALIGN(nh.nlmsg_len) >= len - off)
 			break;
@@ -278,6 +237,88 @@ static int proc_drain(struct rf_sensor *s)
 		handled += handle_datagram(s, (const unsigned char *)st->buf, (size_t)n);
 	}
 	return handled;
+}
+
+/*
+ * Waits (at most PROC_ACK_MS) for the kernel's answer to LISTEN: it refuses
+ * with an errno (no CAP_NET_ADMIN), or says nothing at all to a caller
+ * outside the initial user and pid namespaces.  Events that arrive first
+ * go to the sink as usual.
+ */
+static int proc_wait_ack(struct rf_sensor *s, struct proc_state *st)
+{
+	for (int waited = 0; !st->acked && waited < PROC_ACK_MS; waited += 10) {
+		struct pollfd pfd = { .fd = st->fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 10) < 0 && errno != EINTR)
+			return -errno;
+		if (proc_drain(s) < 0)
+			return -EIO;
+	}
+	if (!st->acked)
+		return -EPERM;   /* silently ignored: not in the initial namespaces */
+	return st->ack_err ? -(int)st->ack_err : 0;
+}
+
+static void proc_stop(struct rf_sensor *s)
+{
+	struct proc_state *st = s->priv;
+
+	if (st) {
+		if (st->fd >= 0) {
+			(void)proc_subscribe(st->fd, PROC_CN_MCAST_IGNORE, 0);
+			close(st->fd);
+		}
+		free(st);
+	}
+	s->priv = NULL;
+	s->fd = -1;
+	s->running = false;
+	s->detail = NULL;
+}
+
+static int proc_start(struct rf_sensor *s)
+{
+	struct sockaddr_nl sa;
+	struct proc_state *st;
+	int r, size = PROC_RCVBUF;
+
+	if (s->priv)
+		return -EALREADY;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	s->priv = st;
+	st->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+	if (st->fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* A burst of forks must not overrun us: force past rmem_max as root. */
+	if (setsockopt(st->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		(void)setsockopt(st->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	memset(&sa, 0, sizeof(sa));
+	sa.nl_family = AF_NETLINK;
+	sa.nl_groups = CN_IDX_PROC;
+	sa.nl_pid = 0;   /* let the kernel pick the port */
+	if (bind(st->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	st->ack_nonce = (uint32_t)getpid() ^ (uint32_t)(uintptr_t)st;
+	r = proc_subscribe(st->fd, PROC_CN_MCAST_LISTEN, st->ack_nonce);
+	if (r < 0)
+		goto fail;
+	r = proc_wait_ack(s, st);
+	if (r < 0)
+		goto fail;
+	s->fd = st->fd;
+	s->running = true;
+	s->detail = "proc connector: fork, exec, exit, uid, gid";
+	return 0;
+fail:
+	proc_stop(s);
+	return r;
 }
 
 const struct rf_sensor_ops rf_sensor_proc_connector = {

@@ -59,6 +59,8 @@ struct ts_seen {
 	uint32_t child_pid;
 	uint64_t child_start_time_ns;
 	int32_t status;
+	uint64_t dev, ino;
+	bool memfd;
 	char filename[256];
 	char args[512];
 	uint32_t args_len, argc;
@@ -81,6 +83,8 @@ static struct {
 struct ts_report {
 	pid_t b;                     /* the grandchild that ran /bin/true */
 	int b_status;
+	pid_t m;                     /* the grandchild that ran /bin/true from a memfd */
+	int m_status;
 	unsigned long long b_start_ticks;  /* /proc/B/stat field 22 */
 	uint16_t listen_port;
 	uint16_t client_port;
@@ -144,6 +148,9 @@ static void ts_sink(void *ctx, const struct rf_raw_event *ev)
 			memcpy(x->args, ev->u.exec.args, x->args_len);
 		}
 		x->argc = ev->u.exec.argc;
+		x->dev = ev->u.exec.dev;
+		x->ino = ev->u.exec.ino;
+		x->memfd = ev->u.exec.memfd;
 		break;
 	case RF_EVENT_EXIT:
 		x->status = ev->u.exit.status;
@@ -263,6 +270,47 @@ static bool ts_read_full(int fd, void *buf, size_t len, int timeout_ms)
 	return true;
 }
 
+static int ts_write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int r = 0;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, data, len) != (ssize_t)len)
+		r = -1;
+	close(fd);
+	return r;
+}
+
+/* Copies a small file (< 4 MiB) to an open descriptor. */
+static int ts_copy_to_fd(const char *from, int out)
+{
+	static char buf[4 << 20];
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (in < 0)
+		return -1;
+	n = read(in, buf, sizeof(buf));
+	close(in);
+	if (n <= 0 || (size_t)n == sizeof(buf))
+		return -1;
+	return write(out, buf, (size_t)n) == n ? 0 : -1;
+}
+
+static int ts_copy_file(const char *from, const char *to)
+{
+	int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	int r;
+
+	if (out < 0)
+		return -1;
+	r = ts_copy_to_fd(from, out);
+	close(out);
+	return r;
+}
+
 /* An IPv6 loopback connect, when the host has IPv6. */
 static void ts_v6_connect(struct ts_report *rep)
 {
@@ -354,6 +402,19 @@ static void __attribute__((noreturn)) ts_child_a(int go_fd, int rep_fd, bool net
 			rep.b_start_ticks = ts_stat_start_ticks(rep.b);
 		waitpid(rep.b, &rep.b_status, 0);
 	}
+	/* M runs a copy of /bin/true from a memfd: no name on disk. */
+	rep.m = fork();
+	if (rep.m == 0) {
+		char name[] = "rf-memfd-true";
+		char *argv[] = { name, NULL };
+		int fd = memfd_create("rf-memfd", MFD_CLOEXEC);
+
+		if (fd >= 0 && ts_copy_to_fd("/bin/true", fd) == 0)
+			fexecve(fd, argv, environ);
+		_exit(127);
+	}
+	if (rep.m > 0)
+		waitpid(rep.m, &rep.m_status, 0);
 	if (write(rep_fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
 		_exit(3);
 	_exit(0);
@@ -408,6 +469,7 @@ static bool ts_ebpf_done(pid_t a, const struct ts_report *rep)
 	uint32_t b = (uint32_t)rep->b, pa = (uint32_t)a;
 
 	return ts_find(RF_EVENT_FORK, pa) && ts_find(RF_EVENT_EXEC, b) && ts_find(RF_EVENT_EXIT, b) &&
+	       ts_find(RF_EVENT_EXEC, (uint32_t)rep->m) &&
 	       ts_find(RF_EVENT_EXIT, pa) && ts_find(RF_EVENT_LISTEN, pa) &&
 	       ts_find(RF_EVENT_CONNECT, pa) && ts_find(RF_EVENT_ACCEPT, pa) &&
 	       ts_find(RF_EVENT_SETUID, pa) && ts_find(RF_EVENT_SETGID, pa) &&
@@ -473,6 +535,7 @@ static void test_ebpf_events(void **state)
 	struct ts_report rep;
 	const struct ts_seen *e;
 	const uint8_t lo[4] = { 127, 0, 0, 1 };
+	struct stat st;
 	uint64_t b_start;
 	pid_t a;
 
@@ -509,6 +572,17 @@ static void test_ebpf_events(void **state)
 	assert_int_equal(e->start_time_ns % 10000000ull, 0);
 	assert_string_equal(e->comm, "true");
 	assert_int_equal(e->uid, 0);
+	assert_false(e->memfd);
+	assert_int_equal(stat("/bin/true", &st), 0);
+	assert_int_equal(e->dev, st.st_dev);
+	assert_int_equal(e->ino, st.st_ino);
+
+	assert_int_equal(rep.m_status, 0);
+	e = ts_find(RF_EVENT_EXEC, (uint32_t)rep.m);
+	assert_non_null(e);
+	assert_true(e->memfd);
+	assert_true(ts_has_arg(e->args, e->args_len, "rf-memfd-true"));
+	assert_true(e->ino != 0);
 
 	e = ts_find(RF_EVENT_EXIT, (uint32_t)rep.b);
 	assert_non_null(e);
@@ -592,34 +666,6 @@ static void *ts_exec_thread(void *arg)
 	(void)arg;
 	execv("/tmp/rf-true", ts_pending_argv);
 	_exit(127);
-}
-
-static int ts_write_file(const char *path, const void *data, size_t len, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	int r = 0;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, data, len) != (ssize_t)len)
-		r = -1;
-	close(fd);
-	return r;
-}
-
-static int ts_copy_file(const char *from, const char *to)
-{
-	static char buf[4 << 20];
-	int in = open(from, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (in < 0)
-		return -1;
-	n = read(in, buf, sizeof(buf));
-	close(in);
-	if (n <= 0 || (size_t)n == sizeof(buf))
-		return -1;
-	return ts_write_file(to, buf, (size_t)n, 0755);
 }
 
 /* Child D: sets up argv for the mode and execs /tmp/rf-true. */
