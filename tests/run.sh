@@ -46,6 +46,11 @@ for t in "$ROOT"/tests/integration/*.sh; do
 	run_one "integration/$(basename "$t" .sh)" 240 "$t"
 done
 
+for t in "$ROOT"/tests/faults/*.sh; do
+	[ -x "$t" ] || continue
+	run_one "faults/$(basename "$t" .sh)" 900 "$t"
+done
+
 for t in "$ROOT"/tests/fuzz/run-smoke.sh; do
 	[ -x "$t" ] || continue
 	[ -n "${RF_SKIP_FUZZ:-}" ] && continue

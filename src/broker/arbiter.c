@@ -176,6 +176,18 @@ static void fifo_unlink(struct rf_broker *b, struct rf_pending *p)
 		b->fifo_tail[q] = p->prev;
 }
 
+/* Drops queue heads that no longer wait on this client. */
+static void authq_trim(struct rf_broker *b, struct rf_bclient *c, struct rf_authq *aq)
+{
+	while (aq->head != aq->tail) {
+		struct rf_pending *p = lookup(b, aq->ids[aq->head & (aq->cap - 1)]);
+		uint64_t bit = 1ull << c->slot;
+		if (p && (p->asked & bit) && !(p->answered & bit))
+			return;
+		aq->head++;
+	}
+}
+
 static void arm_timer(struct rf_broker *b)
 {
 	uint64_t first = 0;
@@ -183,6 +195,20 @@ static void arm_timer(struct rf_broker *b)
 		uint32_t h = b->fifo_head[q];
 		if (h != NONE && (!first || b->pending[h].deadline_ns < first))
 			first = b->pending[h].deadline_ns;
+	}
+	for (unsigned i = 0; i < b->nclients; i++) {
+		struct rf_bclient *c = &b->clients[i];
+		for (int q = 0; q < 2; q++) {
+			struct rf_authq *aq = &c->authq[q];
+			if (!c->deadline_ms[q])
+				continue;
+			authq_trim(b, c, aq);
+			if (aq->head == aq->tail)
+				continue;
+			uint64_t d = aq->deadline_ns[aq->head & (aq->cap - 1)];
+			if (!first || d < first)
+				first = d;
+		}
 	}
 	struct itimerspec its = { 0 };
 	if (first) {
@@ -403,12 +429,22 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 	 * corrupt ring kills that client, and the clean-up walks the FIFOs.
 	 */
 	bool refused = false;
+	int q = fifo_of(type);
 	for (unsigned i = 0; i < b->nclients; i++) {
 		if (!(asked & (1ull << i)))
 			continue;
 		struct rf_bclient *c = &b->clients[i];
 		c->auth_asked++;
-		if (rf_client_push(b, c, p->id) < 0) {
+		struct rf_authq *aq = &c->authq[q];
+		bool queue_ok = !c->deadline_ms[q] || aq->tail - aq->head < aq->cap;
+		if (queue_ok && c->deadline_ms[q]) {
+			/* this client asked for less time than the broker gives */
+			aq->ids[aq->tail & (aq->cap - 1)] = p->id;
+			aq->deadline_ns[aq->tail & (aq->cap - 1)] =
+				m->hdr.mono_ns + (uint64_t)c->deadline_ms[q] * 1000000ull;
+			aq->tail++;
+		}
+		if (!queue_ok || rf_client_push(b, c, p->id) < 0) {
 			/* no room (or killed): this client's vote is the default, now */
 			c->auth_full++;
 			p->asked &= ~(1ull << i);
@@ -416,7 +452,6 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 			refused = true;
 		}
 	}
-	int q = fifo_of(type);
 	p->prev = b->fifo_tail[q];
 	p->next = NONE;
 	if (p->prev != NONE)
@@ -463,6 +498,35 @@ void rf_arbiter_on_timer(struct rf_broker *b)
 	if (read(b->timerfd, &v, sizeof v) < 0 && errno != EAGAIN)
 		rf_warn("timerfd read");
 	uint64_t now = rf_now_mono_ns();
+	/*
+	 * Misses are charged after the events are decided: charging one can
+	 * demote a client, and demotion walks the pending table.
+	 */
+	uint32_t missed[RF_MAX_CLIENTS] = { 0 };
+
+	/* clients with their own, shorter deadline: their vote becomes the default */
+	for (unsigned i = 0; i < b->nclients; i++) {
+		struct rf_bclient *c = &b->clients[i];
+		uint64_t bit = 1ull << i;
+		for (int q = 0; q < 2; q++) {
+			struct rf_authq *aq = &c->authq[q];
+			if (!c->deadline_ms[q])
+				continue;
+			while (aq->head != aq->tail && aq->deadline_ns[aq->head & (aq->cap - 1)] <= now) {
+				struct rf_pending *p = lookup(b, aq->ids[aq->head & (aq->cap - 1)]);
+				aq->head++;
+				if (!p || !(p->asked & bit) || (p->answered & bit))
+					continue;
+				missed[i]++;
+				p->asked &= ~bit;
+				p->all_cache = false;
+				if (b->cfg.default_verdict == RF_DENY)
+					decide(b, p, RF_DENY, RF_DECIDER_DEFAULT, -1);
+				else
+					maybe_complete(b, p);
+			}
+		}
+	}
 	for (int q = 0; q < 2; q++) {
 		while (b->fifo_head[q] != NONE) {
 			struct rf_pending *p = &b->pending[b->fifo_head[q]];
@@ -471,10 +535,13 @@ void rf_arbiter_on_timer(struct rf_broker *b)
 			uint64_t silent = p->asked & ~p->answered;
 			for (unsigned i = 0; i < b->nclients; i++)
 				if (silent & (1ull << i))
-					b->clients[i].auth_missed++;
+					missed[i]++;
 			decide(b, p, b->cfg.default_verdict, RF_DECIDER_DEFAULT, -1);
 		}
 	}
+	for (unsigned i = 0; i < b->nclients; i++)
+		for (uint32_t k = 0; k < missed[i]; k++)
+			rf_sv_missed(b, &b->clients[i]);
 	arm_timer(b);
 }
 

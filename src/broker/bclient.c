@@ -23,23 +23,8 @@
 #include "ringfence/ringfence.h"
 
 #define BACKOFF_MIN_MS 1000
-#define BACKOFF_MAX_MS 60000
-#define HEALTHY_RESET_MS 60000
-#define READY_TIMEOUT_MS 10000
 #define RESP_SLOTS 4096
-
-const char *rf_client_state_name(enum rf_client_state s)
-{
-	switch (s) {
-	case RF_CS_EMPTY: return "empty";
-	case RF_CS_STARTING: return "starting";
-	case RF_CS_CONNECTED: return "connected";
-	case RF_CS_RUNNING: return "running";
-	case RF_CS_BACKOFF: return "backoff";
-	case RF_CS_STOPPED: return "stopped";
-	}
-	return "unknown";
-}
+#define AUTHQ_CAP 1024
 
 static int manifest_cmp(const void *a, const void *b)
 {
@@ -99,7 +84,25 @@ int rf_clients_load(struct rf_broker *b)
 		c->state = RF_CS_BACKOFF;
 		c->restart_at_ms = 0;
 		c->sock = c->memfd = c->evt_efd = c->resp_efd = -1;
+		c->setup_fd = c->notify_fd = -1;
 		c->backoff_ms = BACKOFF_MIN_MS;
+		/* a client may ask for less time than the broker gives, never more */
+		c->deadline_ms[0] = c->man.exec_deadline_ms && c->man.exec_deadline_ms < b->cfg.exec_deadline_ms
+					    ? c->man.exec_deadline_ms : 0;
+		c->deadline_ms[1] = c->man.open_deadline_ms && c->man.open_deadline_ms < b->cfg.open_deadline_ms
+					    ? c->man.open_deadline_ms : 0;
+		for (int q = 0; q < 2; q++) {
+			if (!c->deadline_ms[q])
+				continue;
+			c->authq[q].cap = AUTHQ_CAP;
+			c->authq[q].ids = calloc(AUTHQ_CAP, sizeof(uint64_t));
+			c->authq[q].deadline_ns = calloc(AUTHQ_CAP, sizeof(uint64_t));
+			if (!c->authq[q].ids || !c->authq[q].deadline_ns)
+				c->deadline_ms[q] = 0;
+		}
+		/* the binary is read now, before any permission mark exists */
+		if (rf_sv_hash_binary(c) < 0)
+			rf_warn("client %s: cannot hash %s", c->man.name, c->man.exec);
 		rf_info("client %s: %s, mode %s", c->man.name, c->man.exec,
 			c->man.enforce ? "enforce" : "monitor");
 	}
@@ -193,20 +196,25 @@ void rf_client_spawn(struct rf_broker *b, struct rf_bclient *c)
 	c->started_at_ms = rf_now_ms();
 	c->seq = 0;
 	memset(c->type_seq, 0, sizeof c->type_seq);
+	c->live_tail = 0;
+	c->live_since_ms = c->started_at_ms;
+	c->demoted = false;
+	c->first_exec_done = false;
 	if (rf_epoll_add(b, c->sock, RF_TAG_CLIENT_SOCK, c->slot) < 0) {
 		rf_warn("client %s: epoll", c->man.name);
-		rf_client_kill(b, c, "epoll failed");
+		rf_sv_event(b, c, RF_SV_KILL, "epoll failed");
 	}
 	rf_info("client %s: started, pid %d", c->man.name, pid);
 	return;
 retry:
 	c->state = RF_CS_BACKOFF;
 	c->restart_at_ms = rf_now_ms() + c->backoff_ms;
+	c->backoff_ms = c->backoff_ms * 2 > 60000 ? 60000 : c->backoff_ms * 2;
 }
 
 void rf_client_kill(struct rf_broker *b, struct rf_bclient *c, const char *why)
 {
-	if (c->pid > 0) {
+	if (c->pid > 0 && why) {
 		rf_warnx("client %s (pid %d): killed: %s", c->man.name, c->pid, why);
 		kill(c->pid, SIGKILL);
 	}
@@ -282,7 +290,7 @@ static int do_hello(struct rf_broker *b, struct rf_bclient *c, const struct rf_c
 		return -errno;
 	if (strcmp(h->name, c->man.name))
 		rf_debug("client %s: calls itself %s", c->man.name, h->name);
-	c->state = RF_CS_CONNECTED;
+	rf_sv_event(b, c, RF_SV_HELLO, NULL);
 	return 0;
 fail:;
 	int e = errno;
@@ -396,6 +404,8 @@ static int do_subscribe(struct rf_broker *b, struct rf_bclient *c, const struct 
 	bool auth = m->action == RF_ACTION_AUTH;
 	if (on && !((auth ? c->man.auth_allowed : c->man.notify_allowed) & bit))
 		return RF_E_PERM;
+	if (on && auth && c->demoted)
+		return RF_E_PERM;   /* demoted for missing deadlines: telemetry only */
 	/* a monitoring client never holds the kernel: its AUTH becomes NOTIFY */
 	if (auth && !c->man.enforce)
 		auth = false;
@@ -485,8 +495,7 @@ static int handle_ctl(struct rf_broker *b, struct rf_bclient *c, const unsigned 
 		return RF_OK;
 	}
 	case RF_CTL_READY:
-		c->state = RF_CS_RUNNING;
-		rf_info("client %s: ready", c->man.name);
+		rf_sv_event(b, c, RF_SV_READY, NULL);
 		return RF_OK;
 	}
 	return RF_E_PROTO;
@@ -501,21 +510,22 @@ void rf_client_on_sock(struct rf_broker *b, struct rf_bclient *c)
 		if (len < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			rf_client_kill(b, c, "control socket error");
+			rf_sv_event(b, c, RF_SV_KILL, "control socket error");
 			return;
 		}
 		if (len == 0) {
-			rf_client_kill(b, c, "closed its connection");
+			rf_sv_event(b, c, RF_SV_KILL, "closed its connection");
 			return;
 		}
 		if ((size_t)len > RF_CTL_MAX_SIZE) {
 			c->invalid++;
 			b->stats.ctl_rejected++;
-			rf_client_kill(b, c, "oversized control message");
+			rf_sv_event(b, c, RF_SV_KILL, "oversized control message");
 			return;
 		}
 		int v = rf_ctl_validate(buf, (size_t)len, c->state);
-		struct rf_ctl_hdr h;
+		/* zeroed: a runt datagram fills only part of it, and the nak echoes req_id */
+		struct rf_ctl_hdr h = { 0 };
 		memcpy(&h, buf, sizeof h < (size_t)len ? sizeof h : (size_t)len);
 		if (v == RF_E_PROTO || v == RF_E_VERSION) {
 			c->invalid++;
@@ -526,8 +536,8 @@ void rf_client_on_sock(struct rf_broker *b, struct rf_bclient *c)
 								.status = v };
 				send(c->sock, &nak, sizeof nak, MSG_DONTWAIT | MSG_NOSIGNAL);
 			}
-			rf_client_kill(b, c, v == RF_E_VERSION ? "protocol version mismatch"
-							       : "malformed control message");
+			rf_sv_event(b, c, RF_SV_KILL, v == RF_E_VERSION ? "protocol version mismatch"
+									: "malformed control message");
 			return;
 		}
 		if (v < 0) {
@@ -543,7 +553,7 @@ void rf_client_on_sock(struct rf_broker *b, struct rf_bclient *c)
 			if (r < 0) {
 				errno = -r;
 				rf_warn("client %s: handshake", c->man.name);
-				rf_client_kill(b, c, "handshake failed");
+				rf_sv_event(b, c, RF_SV_KILL, "handshake failed");
 				return;
 			}
 			continue;
@@ -562,7 +572,7 @@ void rf_client_on_resp(struct rf_broker *b, struct rf_bclient *c)
 		int n = rf_respring_pop(&c->resp, r, 64);
 		if (n < 0) {
 			c->invalid++;
-			rf_client_kill(b, c, "corrupt response ring");
+			rf_sv_event(b, c, RF_SV_KILL, "corrupt response ring");
 			return;
 		}
 		for (int i = 0; i < n; i++)
@@ -592,7 +602,7 @@ int rf_client_push(struct rf_broker *b, struct rf_bclient *c, uint64_t id)
 	}
 	if (r < 0) {
 		c->invalid++;
-		rf_client_kill(b, c, "corrupt event ring indices");
+		rf_sv_event(b, c, RF_SV_KILL, "corrupt event ring indices");
 		return -EPROTO;
 	}
 	c->delivered++;
@@ -626,41 +636,37 @@ void rf_client_on_exit(struct rf_broker *b, pid_t pid, int status)
 		struct rf_bclient *c = &b->clients[i];
 		if (c->pid != pid)
 			continue;
+		char st[32];
 		if (WIFSIGNALED(status))
-			snprintf(c->last_exit, sizeof c->last_exit, "signal %d", WTERMSIG(status));
+			snprintf(st, sizeof st, "signal %d", WTERMSIG(status));
 		else
-			snprintf(c->last_exit, sizeof c->last_exit, "exit %d", WEXITSTATUS(status));
-		disconnect(b, c);
+			snprintf(st, sizeof st, "exit %d", WEXITSTATUS(status));
 		c->pid = 0;
-		c->deaths++;
-		if (b->stopping || c->state == RF_CS_STOPPED) {
-			c->state = RF_CS_STOPPED;
-			return;
-		}
-		uint64_t now = rf_now_ms();
-		if (now - c->started_at_ms > HEALTHY_RESET_MS)
-			c->backoff_ms = BACKOFF_MIN_MS;
-		c->state = RF_CS_BACKOFF;
-		c->restart_at_ms = now + c->backoff_ms;
-		rf_warnx("client %s (pid %d) died: %s; restart in %llu ms", c->man.name, pid,
-			 c->last_exit, (unsigned long long)c->backoff_ms);
-		c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+		rf_sv_event(b, c, RF_SV_DIED, st);
 		return;
 	}
 }
 
-void rf_clients_tick(struct rf_broker *b)
+void rf_sandbox_release_client(struct rf_broker *b, struct rf_bclient *c)
 {
-	uint64_t now = rf_now_ms();
-	for (unsigned i = 0; i < b->nclients; i++) {
-		struct rf_bclient *c = &b->clients[i];
-		if (c->state == RF_CS_BACKOFF && now >= c->restart_at_ms && !b->stopping) {
-			if (c->restart_at_ms)
-				c->restarts++;
-			rf_client_spawn(b, c);
-		} else if ((c->state == RF_CS_STARTING || c->state == RF_CS_CONNECTED) &&
-			   now - c->started_at_ms > READY_TIMEOUT_MS && c->pid > 0) {
-			rf_client_kill(b, c, "not ready in time");
-		}
-	}
+	(void)b;
+	(void)c;
+}
+
+void rf_sandbox_status(const struct rf_bclient *c, void *json_obj)
+{
+	(void)c;
+	(void)json_obj;
+}
+
+void rf_client_on_setup(struct rf_broker *b, struct rf_bclient *c)
+{
+	(void)b;
+	(void)c;
+}
+
+void rf_client_on_notify(struct rf_broker *b, struct rf_bclient *c)
+{
+	(void)b;
+	(void)c;
 }

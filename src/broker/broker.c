@@ -37,6 +37,13 @@ uint64_t rf_now_ms(void)
 	return rf_now_mono_ns() / 1000000ull;
 }
 
+uint64_t rf_now_realtime_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
+}
+
 int rf_epoll_add(struct rf_broker *b, int fd, enum rf_tag tag, uint32_t idx)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)tag << 32) | idx };
@@ -512,7 +519,7 @@ static void on_tick(struct rf_broker *b)
 	if (read(b->tickfd, &v, sizeof v) < 0 && errno != EAGAIN)
 		return;
 	reap(b);   /* SIGCHLD coalesces; a missed one must not leave a client dead */
-	rf_clients_tick(b);
+	rf_sv_tick(b);
 	if (b->replay_pending)
 		maybe_start_replay(b);
 }
@@ -583,7 +590,7 @@ void rf_broker_free(struct rf_broker *b)
 	for (unsigned i = 0; i < b->nclients; i++) {
 		struct rf_bclient *c = &b->clients[i];
 		if (c->pid > 0)
-			kill(c->pid, SIGTERM);
+			kill(c->pid, SIGTERM);   /* a chance to exit cleanly; SIGKILL below */
 		c->state = RF_CS_STOPPED;
 	}
 	/* the permission group goes first, so nothing can wait on a dying broker */
@@ -597,7 +604,8 @@ void rf_broker_free(struct rf_broker *b)
 		kill(c->pid, SIGKILL);
 		waitpid(c->pid, NULL, 0);
 		c->pid = 0;
-		rf_client_kill(b, c, "broker stopping");
+		rf_client_kill(b, c, NULL);
+		rf_sandbox_release_client(b, c);
 	}
 	for (unsigned i = 0; i < b->nsensors; i++)
 		if (b->sensors[i].ops)

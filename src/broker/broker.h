@@ -34,8 +34,51 @@ enum rf_client_state {
 	RF_CS_STARTING,       /* spawned, no handshake yet */
 	RF_CS_CONNECTED,      /* handshake done, subscribing */
 	RF_CS_RUNNING,        /* said ready */
+	RF_CS_DEMOTED,        /* running, AUTH taken away for missing deadlines */
 	RF_CS_BACKOFF,        /* died; restart scheduled */
-	RF_CS_STOPPED,        /* not to be restarted (broker stopping, or manifest gone) */
+	RF_CS_QUARANTINED,    /* died too often; not restarted until released */
+	RF_CS_STOPPED,        /* not to be restarted (broker stopping) */
+	RF_CS_COUNT
+};
+
+/* What can happen to a client (supervisor.c has the state x event table). */
+enum rf_sv_event {
+	RF_SV_START = 0,      /* backoff over: spawn */
+	RF_SV_HELLO,          /* handshake done */
+	RF_SV_READY,          /* rf_ready() */
+	RF_SV_DIED,           /* reaped; detail: "exit N" / "signal N" */
+	RF_SV_KILL,           /* misbehaved; detail: why */
+	RF_SV_MISS_LIMIT,     /* too many AUTH deadline misses */
+	RF_SV_STOP,           /* broker stopping */
+	RF_SV_RELEASE,        /* operator lifts quarantine */
+	RF_SV_COUNT
+};
+
+#define RF_DEATH_LOG 8
+#define RF_DEATH_TALLY 32
+#define RF_MISS_TALLY 64
+#define RF_MAX_ALERTS 32
+
+struct rf_death {
+	uint64_t time_ms;              /* CLOCK_REALTIME */
+	char reason[128];
+	char status[32];
+	char binary_sha256[65];
+	char content_version[64];
+};
+
+struct rf_alert {
+	uint64_t time_ms;              /* CLOCK_REALTIME */
+	char client[RF_NAME_MAX];
+	char kind[16];
+	char detail[160];
+};
+
+/* Outstanding AUTH events of one type for one client with a shorter deadline. */
+struct rf_authq {
+	uint64_t *ids;
+	uint64_t *deadline_ns;
+	uint32_t head, tail, cap;      /* free-running, cap a power of two */
 };
 
 struct rf_path_mute {
@@ -73,11 +116,29 @@ struct rf_bclient {
 	/* counters */
 	uint64_t delivered, dropped, auth_asked, auth_answered, auth_missed;
 	uint64_t late, duplicate, foreign, invalid, auth_full;
-	uint64_t restarts, deaths;
+	uint64_t restarts, deaths, hung_kills;
 	uint64_t backoff_ms;
 	uint64_t restart_at_ms;        /* CLOCK_MONOTONIC ms */
 	uint64_t started_at_ms;
 	char last_exit[64];
+	/* supervision */
+	bool demoted;
+	char kill_reason[160];         /* why we killed it, for the death record */
+	char binary_sha256[65];        /* of man.exec when the manifest was loaded */
+	struct rf_death death_log[RF_DEATH_LOG];
+	uint64_t death_times[RF_DEATH_TALLY];
+	uint64_t miss_times[RF_MISS_TALLY];
+	uint64_t live_tail, live_since_ms;
+	/* per-client AUTH deadlines shorter than the broker's */
+	uint32_t deadline_ms[2];       /* exec, open; 0: the broker's */
+	struct rf_authq authq[2];
+	/* sandbox */
+	void *sandbox;                 /* struct rf_sandbox, NULL when none */
+	int setup_fd;                  /* receives the seccomp notify fd, -1 */
+	int notify_fd;                 /* seccomp user notifications, -1 */
+	bool first_exec_done;
+	uint64_t seccomp_denied;
+	uint32_t seccomp_by_nr[512];   /* denials per syscall number */
 };
 
 struct rf_ops_conn {
@@ -132,6 +193,9 @@ struct rf_broker {
 	int ops_listen;
 	unsigned ntail;                /* tail readers connected */
 
+	struct rf_alert alerts[RF_MAX_ALERTS];
+	uint64_t nalerts;
+
 	/* broker-wide sequence, as seen by tail readers */
 	uint64_t seq;
 	uint64_t type_seq[RF_EVENT_MAX];
@@ -159,12 +223,15 @@ enum rf_tag {
 	RF_TAG_CLIENT_RESP,
 	RF_TAG_OPS_LISTEN,
 	RF_TAG_OPS_CONN,
+	RF_TAG_CLIENT_SETUP,
+	RF_TAG_CLIENT_NOTIFY,
 };
 
 int rf_epoll_add(struct rf_broker *b, int fd, enum rf_tag tag, uint32_t idx);
 void rf_epoll_del(struct rf_broker *b, int fd);
 uint64_t rf_now_mono_ns(void);
 uint64_t rf_now_ms(void);
+uint64_t rf_now_realtime_ms(void);
 
 /* broker.c */
 int rf_broker_init(struct rf_broker *b, const struct rf_config *cfg);
@@ -185,8 +252,23 @@ void rf_client_spawn(struct rf_broker *b, struct rf_bclient *c);
 void rf_client_on_sock(struct rf_broker *b, struct rf_bclient *c);
 void rf_client_on_resp(struct rf_broker *b, struct rf_bclient *c);
 void rf_client_on_exit(struct rf_broker *b, pid_t pid, int status);
+/* Mechanism: SIGKILL the process (when why != NULL and it lives) and drop the connection. */
 void rf_client_kill(struct rf_broker *b, struct rf_bclient *c, const char *why);
-void rf_clients_tick(struct rf_broker *b);
+void rf_client_on_setup(struct rf_broker *b, struct rf_bclient *c);
+void rf_client_on_notify(struct rf_broker *b, struct rf_bclient *c);
+/* Adds the client's sandbox report ("sandbox": {...}) to a status object (json_object *). */
+void rf_sandbox_status(const struct rf_bclient *c, void *json_obj);
+/* Removes the client's cgroups once it is reaped. */
+void rf_sandbox_release_client(struct rf_broker *b, struct rf_bclient *c);
+
+/* supervisor.c */
+void rf_sv_event(struct rf_broker *b, struct rf_bclient *c, enum rf_sv_event ev, const char *detail);
+void rf_sv_tick(struct rf_broker *b);
+/* An AUTH deadline miss by c: counted, and past the limit, the policy acts. */
+void rf_sv_missed(struct rf_broker *b, struct rf_bclient *c);
+/* Hashes the client binary (before any permission mark exists); 0 or -errno. */
+int rf_sv_hash_binary(struct rf_bclient *c);
+void rf_alert(struct rf_broker *b, const char *client, const char *kind, const char *detail);
 /*
  * Pushes the finished message in b->mb to client c with c's sequence
  * numbers.  Returns 0, -ENOSPC (dropped and counted) or -EPROTO (client killed).

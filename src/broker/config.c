@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,14 @@ void rf_config_defaults(struct rf_config *c)
 	c->file_events = true;
 	c->ring_kib = 1024;
 	c->max_pending = 4096;
+	c->ready_timeout_ms = 10000;
+	c->hang_timeout_ms = 5000;
+	c->max_deaths = 5;
+	c->death_window_ms = 60000;
+	c->miss_limit = 5;
+	c->miss_window_ms = 10000;
+	c->miss_restart = false;
+	c->uid_base = 61000;
 }
 
 static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *ret)
@@ -180,6 +189,30 @@ static int cfg_handler(void *user, const char *sec, const char *key, const char 
 		if (!strcmp(key, "replay_loops"))
 			return parse_u32(val, 0, 1000000, &c->replay_loops)
 				       ? fail(x, sec, key, "want 0..1000000") : 1;
+	} else if (!strcmp(sec, "supervisor")) {
+		static const struct { const char *key; size_t off; uint32_t min, max; } nums[] = {
+			{ "ready_timeout_ms", offsetof(struct rf_config, ready_timeout_ms), 100, 600000 },
+			{ "hang_timeout_ms", offsetof(struct rf_config, hang_timeout_ms), 100, 600000 },
+			{ "max_deaths", offsetof(struct rf_config, max_deaths), 1, 32 },
+			{ "death_window_ms", offsetof(struct rf_config, death_window_ms), 1000, 86400000 },
+			{ "miss_limit", offsetof(struct rf_config, miss_limit), 1, 64 },
+			{ "miss_window_ms", offsetof(struct rf_config, miss_window_ms), 100, 86400000 },
+			{ "uid_base", offsetof(struct rf_config, uid_base), 1000, 4000000000u },
+		};
+		for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
+			if (!strcmp(key, nums[i].key))
+				return parse_u32(val, nums[i].min, nums[i].max,
+						 (uint32_t *)((char *)c + nums[i].off))
+					       ? fail(x, sec, key, "out of range") : 1;
+		if (!strcmp(key, "on_miss_limit")) {
+			if (!strcmp(val, "demote"))
+				c->miss_restart = false;
+			else if (!strcmp(val, "restart"))
+				c->miss_restart = true;
+			else
+				return fail(x, sec, key, "want demote or restart");
+			return 1;
+		}
 	} else {
 		return fail(x, sec, key, "unknown section");
 	}
@@ -406,6 +439,50 @@ static int man_handler(void *user, const char *sec, const char *key, const char 
 			return fail(x, sec, key, "want monitor or enforce");
 		return 1;
 	}
+	if (!strcmp(key, "user")) {
+		/* "UID" or "UID:GID": numeric, so no name service is consulted */
+		unsigned long u, g;
+		char *end;
+		errno = 0;
+		u = strtoul(val, &end, 10);
+		g = u;
+		if (*end == ':')
+			g = strtoul(end + 1, &end, 10);
+		if (errno || *end || end == val || u == 0 || g == 0 || u >= UINT32_MAX || g >= UINT32_MAX)
+			return fail(x, sec, key, "want UID or UID:GID, not 0 (root)");
+		m->has_user = true;
+		m->uid = (uint32_t)u;
+		m->gid = (uint32_t)g;
+		return 1;
+	}
+	if (!strcmp(key, "read") || !strcmp(key, "write")) {
+		bool w = key[0] == 'w';
+		char tmp[PATH_MAX * 2];
+		snprintf(tmp, sizeof tmp, "%s", val);
+		for (char *sv, *p = strtok_r(tmp, " \t", &sv); p; p = strtok_r(NULL, " \t", &sv)) {
+			unsigned *n = w ? &m->nwrite : &m->nread;
+			if (*n >= RF_MAX_GRANTS)
+				return fail(x, sec, key, "too many paths (max 16)");
+			if (parse_path(p, w ? m->write_paths[*n] : m->read_paths[*n]))
+				return fail(x, sec, key, "want absolute paths");
+			(*n)++;
+		}
+		return 1;
+	}
+	if (!strcmp(key, "memory_mb"))
+		return parse_u32(val, 8, 1u << 20, &m->memory_mb) ? fail(x, sec, key, "want 8..1048576") : 1;
+	if (!strcmp(key, "max_files"))
+		return parse_u32(val, 16, 1u << 20, &m->max_files) ? fail(x, sec, key, "want 16..1048576") : 1;
+	if (!strcmp(key, "max_procs"))
+		return parse_u32(val, 1, 1u << 16, &m->max_procs) ? fail(x, sec, key, "want 1..65536") : 1;
+	if (!strcmp(key, "cpu_percent"))
+		return parse_u32(val, 1, 6400, &m->cpu_percent) ? fail(x, sec, key, "want 1..6400") : 1;
+	if (!strcmp(key, "content_version")) {
+		if (strlen(val) >= sizeof m->content_version)
+			return fail(x, sec, key, "too long");
+		strcpy(m->content_version, val);
+		return 1;
+	}
 	if (!strcmp(key, "exec_deadline_ms"))
 		return parse_u32(val, 1, 60000, &m->exec_deadline_ms) ? fail(x, sec, key, "want 1..60000") : 1;
 	if (!strcmp(key, "open_deadline_ms"))
@@ -419,6 +496,10 @@ int rf_manifest_parse(const char *text, size_t len, struct rf_manifest *ret, cha
 	if (!m)
 		return -ENOMEM;
 	struct man_ctx mc = { .m = m, .x = { .err = err, .errlen = errlen } };
+	m->memory_mb = 256;
+	m->max_files = 256;
+	m->max_procs = 32;
+	m->cpu_percent = 100;
 	int r = run_ini(text, len, man_handler, &mc.x);
 	if (r == 0 && (!m->name[0] || !m->exec[0])) {
 		snprintf(err, errlen, "[client] needs name and exec");

@@ -20,6 +20,7 @@
 #define RF_MAX_CLIENTS 32
 #define RF_MAX_ARGS 32
 #define RF_MAX_MUTES 64
+#define RF_MAX_GRANTS 16
 
 struct rf_config {
 	char state_dir[PATH_MAX];
@@ -39,6 +40,15 @@ struct rf_config {
 	uint32_t max_pending;                 /* AUTH events in flight */
 	char mute_exe[RF_MAX_MUTES][PATH_MAX];/* extra global AUTH mutes by exe prefix */
 	unsigned nmute_exe;
+	/* [supervisor] */
+	uint32_t ready_timeout_ms;            /* spawn to rf_ready() */
+	uint32_t hang_timeout_ms;             /* events waiting, ring not drained: hung */
+	uint32_t max_deaths;                  /* this many deaths ... */
+	uint32_t death_window_ms;             /* ... within this window: quarantine */
+	uint32_t miss_limit;                  /* this many AUTH deadline misses ... */
+	uint32_t miss_window_ms;              /* ... within this window: on_miss_limit */
+	bool miss_restart;                    /* on_miss_limit = restart (else demote) */
+	uint32_t uid_base;                    /* clients run as uid_base + slot unless user = */
 	char err[256];                        /* the reason of the last parse error */
 };
 
@@ -54,6 +64,18 @@ struct rf_manifest {
 	uint32_t exec_deadline_ms;            /* 0: the broker's */
 	uint32_t open_deadline_ms;
 	char path[PATH_MAX];                  /* where it came from */
+	/* sandbox: what the client needs; the broker grants no more */
+	bool has_user;                        /* user = given; else uid_base + slot */
+	uint32_t uid, gid;
+	char read_paths[RF_MAX_GRANTS][PATH_MAX];  /* read (and execute) access */
+	unsigned nread;
+	char write_paths[RF_MAX_GRANTS][PATH_MAX]; /* read and write access */
+	unsigned nwrite;
+	uint32_t memory_mb;                   /* cgroup memory limit */
+	uint32_t max_files;                   /* RLIMIT_NOFILE */
+	uint32_t max_procs;                   /* RLIMIT_NPROC and cgroup pids.max */
+	uint32_t cpu_percent;                 /* cgroup cpu quota, 100 = one core */
+	char content_version[64];             /* informative, recorded with every death */
 };
 
 /* Sets the defaults. */

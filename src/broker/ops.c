@@ -8,7 +8,9 @@
  * does not keep up loses messages, counted, and is told how many in an
  * rf_ops_drop notice before the next message that fits.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <seccomp.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,7 +155,80 @@ static json_object *client_json(const struct rf_bclient *c)
 	ADD(o, "invalid", I64(c->invalid));
 	ADD(o, "mutes", I64(c->npmutes + c->ntmutes));
 	ADD(o, "last_exit", json_object_new_string(c->last_exit));
+	ADD(o, "demoted", json_object_new_boolean(c->demoted));
+	ADD(o, "hung_kills", I64(c->hung_kills));
+	ADD(o, "binary_sha256", json_object_new_string(c->binary_sha256));
+	ADD(o, "content_version", json_object_new_string(c->man.content_version));
+	json_object *dl = json_object_new_object();
+	ADD(dl, "exec_ms", I64(c->deadline_ms[0]));
+	ADD(dl, "open_ms", I64(c->deadline_ms[1]));
+	ADD(o, "deadline_override", dl);
+	json_object *deaths = json_object_new_array();
+	uint64_t first = c->deaths > RF_DEATH_LOG ? c->deaths - RF_DEATH_LOG : 0;
+	for (uint64_t k = first; k < c->deaths; k++) {
+		const struct rf_death *d = &c->death_log[k % RF_DEATH_LOG];
+		json_object *dj = json_object_new_object();
+		ADD(dj, "time_ms", I64(d->time_ms));
+		ADD(dj, "reason", json_object_new_string(d->reason));
+		ADD(dj, "status", json_object_new_string(d->status));
+		ADD(dj, "binary_sha256", json_object_new_string(d->binary_sha256));
+		ADD(dj, "content_version", json_object_new_string(d->content_version));
+		json_object_array_add(deaths, dj);
+	}
+	ADD(o, "death_log", deaths);
+	ADD(o, "seccomp_denied", I64(c->seccomp_denied));
+	json_object *by = json_object_new_object();
+	for (unsigned nr = 0; nr < sizeof c->seccomp_by_nr / sizeof *c->seccomp_by_nr; nr++) {
+		if (!c->seccomp_by_nr[nr])
+			continue;
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)nr);
+		char fallback[24];
+		snprintf(fallback, sizeof fallback, "nr%u", nr);
+		ADD(by, name ? name : fallback, I64(c->seccomp_by_nr[nr]));
+		free(name);
+	}
+	ADD(o, "seccomp_denied_by_syscall", by);
+	rf_sandbox_status(c, o);
 	return o;
+}
+
+static json_object *resources_json(void)
+{
+	json_object *r = json_object_new_object();
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	ADD(r, "rss_kib", I64(rss * (sysconf(_SC_PAGESIZE) / 1024)));
+	int fds = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (d) {
+		for (struct dirent *de; (de = readdir(d));)
+			fds += de->d_name[0] != '.';
+		closedir(d);
+		fds--;   /* the directory's own descriptor */
+	}
+	ADD(r, "fds", I64(fds));
+	return r;
+}
+
+static json_object *alerts_json(const struct rf_broker *b)
+{
+	json_object *a = json_object_new_array();
+	uint64_t first = b->nalerts > RF_MAX_ALERTS ? b->nalerts - RF_MAX_ALERTS : 0;
+	for (uint64_t k = first; k < b->nalerts; k++) {
+		const struct rf_alert *al = &b->alerts[k % RF_MAX_ALERTS];
+		json_object *j = json_object_new_object();
+		ADD(j, "time_ms", I64(al->time_ms));
+		ADD(j, "client", json_object_new_string(al->client));
+		ADD(j, "kind", json_object_new_string(al->kind));
+		ADD(j, "detail", json_object_new_string(al->detail));
+		json_object_array_add(a, j);
+	}
+	return a;
 }
 
 static json_object *clients_json(const struct rf_broker *b)
@@ -211,6 +286,17 @@ static json_object *status_json(const struct rf_broker *b)
 	ADD(c, "control_rejected", I64(b->stats.ctl_rejected));
 	ADD(c, "processes", I64(b->procs.count));
 	ADD(o, "counters", c);
+	ADD(o, "resources", resources_json());
+	ADD(o, "alerts", alerts_json(b));
+	json_object *sv = json_object_new_object();
+	ADD(sv, "ready_timeout_ms", I64(b->cfg.ready_timeout_ms));
+	ADD(sv, "hang_timeout_ms", I64(b->cfg.hang_timeout_ms));
+	ADD(sv, "max_deaths", I64(b->cfg.max_deaths));
+	ADD(sv, "death_window_ms", I64(b->cfg.death_window_ms));
+	ADD(sv, "miss_limit", I64(b->cfg.miss_limit));
+	ADD(sv, "miss_window_ms", I64(b->cfg.miss_window_ms));
+	ADD(sv, "on_miss_limit", json_object_new_string(b->cfg.miss_restart ? "restart" : "demote"));
+	ADD(o, "supervisor", sv);
 	ADD(o, "clients", clients_json(b));
 	return o;
 }

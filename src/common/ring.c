@@ -64,12 +64,20 @@ int rf_shm_attach(void *base, uint64_t len, struct rf_evring *ret_evt, struct rf
 	    (uint64_t)h.resp_off + (uint64_t)h.resp_slots * sizeof(struct rf_wire_response) > len)
 		return -EPROTO;
 	struct rf_shm_hdr *sh = base;
+	/*
+	 * The consumer starts from the tail it finds here and reads each
+	 * record's 8-byte header at it: a misaligned one would read past the
+	 * end of the event data.  (Later positions are checked as they move.)
+	 */
+	uint64_t evt_head = LOAD_ACQ(&sh->evt.head), evt_tail = LOAD_ACQ(&sh->evt.tail);
+	if (evt_head % RF_MSG_ALIGN || evt_tail % RF_MSG_ALIGN)
+		return -EPROTO;
 	*ret_evt = (struct rf_evring){
 		.ctl = &sh->evt,
 		.data = (unsigned char *)base + h.evt_off,
 		.size = h.evt_size,
-		.head = LOAD_ACQ(&sh->evt.head),
-		.tail = LOAD_ACQ(&sh->evt.tail),
+		.head = evt_head,
+		.tail = evt_tail,
 	};
 	*ret_resp = (struct rf_respring){
 		.ctl = &sh->resp,
