@@ -29,7 +29,7 @@ LDFLAGS_SAN := -fsanitize=$(SAN)
 endif
 CFLAGS   ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
-LDLIBS_BROKER := -lbpf -lelf -lz -ljson-c -linih -lseccomp -lcap -lsodium -lpthread
+LDLIBS_BROKER := -lbpf -lelf -lz -ljson-c -linih -lseccomp -lcap -lsodium -lsystemd -lpthread
 LDLIBS_CTL := -ljson-c -lpthread
 
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')

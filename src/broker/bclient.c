@@ -77,9 +77,7 @@ int rf_clients_load(struct rf_broker *b)
 		struct rf_bclient *c = &b->clients[i];
 		memset(c, 0, sizeof *c);
 		c->man = found[i];
-		/* argv points into the manifest: rebase after the copy */
-		for (unsigned k = 0; k < c->man.argc; k++)
-			c->man.argv[k] = (char *)&c->man + ((char *)found[i].argv[k] - (char *)&found[i]);
+		rf_manifest_fix_argv(&c->man);   /* argv points into the manifest */
 		c->slot = i;
 		c->state = RF_CS_BACKOFF;
 		c->restart_at_ms = 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <systemd/sd-daemon.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -520,6 +521,11 @@ static void on_tick(struct rf_broker *b)
 		return;
 	reap(b);   /* SIGCHLD coalesces; a missed one must not leave a client dead */
 	rf_sv_tick(b);
+	/* the service manager's watchdog: the loop is turning */
+	if (b->watchdog_usec && rf_now_mono_ns() / 1000 - b->watchdog_last_usec >= b->watchdog_usec / 2) {
+		sd_notify(0, "WATCHDOG=1");
+		b->watchdog_last_usec = rf_now_mono_ns() / 1000;
+	}
 	if (b->replay_pending)
 		maybe_start_replay(b);
 }
@@ -563,6 +569,12 @@ int rf_broker_run(struct rf_broker *b)
 {
 	struct epoll_event evs[64];
 	rf_info("ringfenced running, pid %d, control socket %s/control.sock", b->self, b->cfg.state_dir);
+	/* Type=notify: ready once the kernel interfaces and the control socket are up */
+	uint64_t wd = 0;
+	if (sd_watchdog_enabled(0, &wd) > 0)
+		b->watchdog_usec = wd;
+	sd_notifyf(0, "READY=1\nSTATUS=%u sensors, %u clients\nMAINPID=%d", b->nsensors, b->nclients,
+		   (int)b->self);
 	while (!b->stopping) {
 		int n = epoll_wait(b->epfd, evs, 64, -1);
 		if (n < 0) {
@@ -586,6 +598,7 @@ int rf_broker_run(struct rf_broker *b)
 void rf_broker_free(struct rf_broker *b)
 {
 	b->stopping = true;
+	sd_notify(0, "STOPPING=1");
 	rf_arbiter_drain_all(b);
 	for (unsigned i = 0; i < b->nclients; i++) {
 		struct rf_bclient *c = &b->clients[i];
@@ -607,6 +620,11 @@ void rf_broker_free(struct rf_broker *b)
 		rf_client_kill(b, c, NULL);
 		rf_sandbox_release_client(b, c);
 	}
+	for (unsigned i = 0; i < b->nclients; i++)
+		for (int q = 0; q < 2; q++) {
+			free(b->clients[i].authq[q].ids);
+			free(b->clients[i].authq[q].deadline_ns);
+		}
 	for (unsigned i = 0; i < b->nsensors; i++)
 		if (b->sensors[i].ops)
 			b->sensors[i].ops->stop(&b->sensors[i]);

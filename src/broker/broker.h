@@ -162,6 +162,7 @@ struct rf_broker {
 	int tickfd;                    /* 1 s housekeeping: restarts */
 	bool stopping;
 	uint64_t started_ms;
+	uint64_t watchdog_usec, watchdog_last_usec;
 	pid_t self;
 
 	/* sensors */

@@ -510,7 +510,6 @@ int rf_manifest_parse(const char *text, size_t len, struct rf_manifest *ret, cha
 			m->notify_allowed = ((1ull << RF_EVENT_MAX) - 1) & ~1ull;
 		/* an AUTH grant implies the notification of the same type */
 		m->notify_allowed |= m->auth_allowed;
-		m->argv[0] = m->exec;
 		m->argc = 1;
 		char *s, *p = strtok_r(m->args_buf, " \t", &s);
 		for (; p; p = strtok_r(NULL, " \t", &s)) {
@@ -519,18 +518,23 @@ int rf_manifest_parse(const char *text, size_t len, struct rf_manifest *ret, cha
 				r = -EINVAL;
 				break;
 			}
-			m->argv[m->argc++] = p;
+			m->arg_off[m->argc++ - 1] = (uint16_t)(p - m->args_buf);
 		}
-		m->argv[m->argc] = NULL;
 	}
 	if (r == 0) {
-		/* argv points into m: rebase the pointers into *ret */
 		*ret = *m;
-		for (unsigned i = 0; i < ret->argc; i++)
-			ret->argv[i] = (char *)ret + ((char *)m->argv[i] - (char *)m);
+		rf_manifest_fix_argv(ret);
 	}
 	free(m);
 	return r;
+}
+
+void rf_manifest_fix_argv(struct rf_manifest *m)
+{
+	m->argv[0] = m->exec;
+	for (unsigned i = 1; i < m->argc && i <= RF_MAX_ARGS; i++)
+		m->argv[i] = m->args_buf + m->arg_off[i - 1];
+	m->argv[m->argc] = NULL;
 }
 
 int rf_manifest_load(const char *path, struct rf_manifest *ret, char *err, size_t errlen)

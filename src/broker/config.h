@@ -56,7 +56,8 @@ struct rf_manifest {
 	char name[RF_NAME_MAX];
 	char exec[PATH_MAX];
 	char args_buf[1024];                  /* args, split on blanks, stored NUL separated */
-	char *argv[RF_MAX_ARGS + 2];          /* exec, args..., NULL */
+	char *argv[RF_MAX_ARGS + 2];          /* exec, args..., NULL: points into this struct */
+	uint16_t arg_off[RF_MAX_ARGS];        /* where each arg starts in args_buf */
 	unsigned argc;
 	uint64_t auth_allowed;                /* 1 << type the manifest grants as AUTH */
 	uint64_t notify_allowed;              /* 1 << type the manifest grants as NOTIFY */
@@ -96,6 +97,12 @@ int rf_config_load(const char *path, struct rf_config *cfg);
  */
 int rf_manifest_parse(const char *text, size_t len, struct rf_manifest *ret, char *err, size_t errlen);
 int rf_manifest_load(const char *path, struct rf_manifest *ret, char *err, size_t errlen);
+
+/*
+ * argv points into the manifest itself: after copying a manifest, call this
+ * on the copy before using argv.
+ */
+void rf_manifest_fix_argv(struct rf_manifest *m);
 
 /* The built-in configuration `make run` uses: monitor mode, all local filesystems. */
 extern const char rf_config_embedded_default[];
