@@ -94,13 +94,14 @@ $(B)/bin/rf-example-deny-exec: $(call obj,examples/deny-exec/deny-exec.c) $(B)/l
 	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $< $(B)/lib/libringfence.a -lpthread
 
 include tests/tests.mk
+include tests/fuzz/fuzz.mk
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/run.sh $(B)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all fuzz
 	$(Q)tests/run.sh $(B)
 
 clean:

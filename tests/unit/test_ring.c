@@ -155,6 +155,13 @@ static void c_resp_overlap(struct rf_shm_hdr *h, uint32_t *len) { h->resp_off -=
 static void c_resp_past_end(struct rf_shm_hdr *h, uint32_t *len) { h->resp_slots = 1u << 20; }
 static void c_resp_not_pow2(struct rf_shm_hdr *h, uint32_t *len) { h->resp_slots = 12; }
 static void c_resp_zero(struct rf_shm_hdr *h, uint32_t *len) { h->resp_slots = 0; }
+static void c_evt_tail_misaligned(struct rf_shm_hdr *h, uint32_t *len)
+{
+	/* a consumer starting here would read a record header across the end of the ring */
+	h->evt.tail = 2 * RF_MSG_MAX - 4;
+	h->evt.head = 2 * RF_MSG_MAX + 4;
+}
+static void c_evt_head_misaligned(struct rf_shm_hdr *h, uint32_t *len) { h->evt.head = 12; }
 static void c_len_short_resp(struct rf_shm_hdr *h, uint32_t *len)
 {
 	*len = h->resp_off + h->resp_slots * (uint32_t)sizeof(struct rf_wire_response) - 1;
@@ -177,6 +184,8 @@ static void test_shm_attach_refuses(void **state)
 	attach_refused(c_resp_not_pow2, "slot count not a power of two");
 	attach_refused(c_resp_zero, "no slots");
 	attach_refused(c_len_short_resp, "region one byte short");
+	attach_refused(c_evt_tail_misaligned, "misaligned event tail");
+	attach_refused(c_evt_head_misaligned, "misaligned event head");
 }
 
 /* ---- event ring ---- */
@@ -416,7 +425,9 @@ static void test_evring_corrupt_head(void **state)
 	shm_setup(&s, size, 16);
 	const uint64_t base = 10 * (uint64_t)size + 4096;   /* somewhere after a few wraps */
 
+	/* a well-formed record at the tail: only the head is wrong */
 	consumer_at(&s, base);
+	put_head(&s, base, 64, 1, 1);
 	s.h->evt.head = base - 8;
 	expect_peek_proto(&s, "head behind tail");
 
@@ -425,6 +436,14 @@ static void test_evring_corrupt_head(void **state)
 
 	s.h->evt.head = 0;
 	expect_peek_proto(&s, "head reset to 0");
+
+	/* with a sane head the same record is there */
+	s.h->evt.head = base + 64;
+	const void *rec;
+	uint32_t rlen;
+	assert_int_equal(rf_evring_peek(&s.ce, &rec, &rlen), 1);
+	assert_int_equal(rlen, 64);
+	assert_int_equal(s.ce.tail, base);
 
 	s.h->evt.head = base + 256;
 	put_head(&s, base, 0, 1, 1);
@@ -459,6 +478,25 @@ static void test_evring_corrupt_head(void **state)
 	assert_int_equal(rf_evring_peek(&s.ce, &p, &len), 0);
 	assert_int_equal(s.ce.tail, 12 * (uint64_t)size + RF_MSG_MAX + 8);
 	assert_int_equal(s.h->evt.tail, s.ce.tail);
+	shm_free(&s);
+}
+
+/* Only type RF_RING_PAD_TYPE with version 0 is a pad; anything else is delivered as it is. */
+static void test_evring_pad_marker(void **state)
+{
+	struct shm s;
+	shm_setup(&s, 2 * RF_MSG_MAX, 16);
+	unsigned char rec[64];
+	struct rec_head h = { 64, 1, RF_RING_PAD_TYPE };
+	memset(rec, 0x3c, sizeof rec);
+	memcpy(rec, &h, sizeof h);
+	assert_int_equal(rf_evring_push(&s.pe, rec, sizeof rec), 0);
+	const void *p;
+	uint32_t len;
+	assert_int_equal(rf_evring_peek(&s.ce, &p, &len), 1);
+	assert_int_equal(len, 64);
+	assert_memory_equal(p, rec, sizeof rec);
+	assert_int_equal(s.ce.tail, 0);
 	shm_free(&s);
 }
 
@@ -724,6 +762,7 @@ int main(void)
 		cmocka_unit_test(test_evring_full),
 		cmocka_unit_test(test_evring_corrupt_tail),
 		cmocka_unit_test(test_evring_corrupt_head),
+		cmocka_unit_test(test_evring_pad_marker),
 		cmocka_unit_test(test_evring_wakeup),
 		cmocka_unit_test(test_respring),
 		cmocka_unit_test(test_respring_corrupt),
