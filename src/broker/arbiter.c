@@ -210,12 +210,18 @@ static void arm_timer(struct rf_broker *b)
 				first = d;
 		}
 	}
+	/*
+	 * Re-arm only when something is due earlier than the timer already
+	 * is: an early expiry costs one spurious wake-up, re-arming on every
+	 * event costs a system call per event.
+	 */
+	if (!first || (b->timer_armed_ns && b->timer_armed_ns <= first))
+		return;
 	struct itimerspec its = { 0 };
-	if (first) {
-		its.it_value.tv_sec = (time_t)(first / 1000000000ull);
-		its.it_value.tv_nsec = (long)(first % 1000000000ull);
-	}
-	timerfd_settime(b->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+	its.it_value.tv_sec = (time_t)(first / 1000000000ull);
+	its.it_value.tv_nsec = (long)(first % 1000000000ull);
+	if (timerfd_settime(b->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		b->timer_armed_ns = first;
 }
 
 static struct cache_entry *cache_slot(uint64_t dev, uint64_t ino, uint8_t type)
@@ -476,6 +482,7 @@ void rf_arbiter_on_fanotify(struct rf_broker *b)
 				rf_warn("fanotify read");
 			break;
 		}
+		bool drained = (size_t)n < sizeof buf / 2;   /* no need for a read that says EAGAIN */
 		const struct fanotify_event_metadata *md = (const void *)buf;
 		for (; FAN_EVENT_OK(md, n); md = FAN_EVENT_NEXT(md, n)) {
 			if (md->vers != FANOTIFY_METADATA_VERSION)
@@ -488,6 +495,8 @@ void rf_arbiter_on_fanotify(struct rf_broker *b)
 			else
 				close(md->fd);
 		}
+		if (drained)
+			break;
 	}
 	arm_timer(b);
 }
@@ -497,6 +506,7 @@ void rf_arbiter_on_timer(struct rf_broker *b)
 	uint64_t v;
 	if (read(b->timerfd, &v, sizeof v) < 0 && errno != EAGAIN)
 		rf_warn("timerfd read");
+	b->timer_armed_ns = 0;   /* expired (or spurious): arm_timer() below sets it anew */
 	uint64_t now = rf_now_mono_ns();
 	/*
 	 * Misses are charged after the events are decided: charging one can

@@ -159,6 +159,7 @@ struct rf_broker {
 	int epfd;
 	int sigfd;
 	int timerfd;                   /* AUTH deadlines */
+	uint64_t timer_armed_ns;       /* when it fires, 0 when disarmed */
 	int tickfd;                    /* 1 s housekeeping: restarts */
 	bool stopping;
 	uint64_t started_ms;

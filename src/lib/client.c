@@ -406,14 +406,17 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 		int r = take_one(c, ret_msg);
 		if (r != 0)
 			return r > 0 ? RF_OK : r;
-		if (c->closed || broker_gone(c)) {
-			c->closed = true;
+		if (c->closed)
 			return RF_E_CLOSED;
-		}
 		if (rf_evring_prepare_sleep(&c->evt))
 			continue;
-		if (timeout_ms == 0)
+		if (timeout_ms == 0) {
+			if (broker_gone(c)) {
+				c->closed = true;
+				return RF_E_CLOSED;
+			}
 			return RF_E_TIMEOUT;   /* the waiting flag stays set for rf_fd() pollers */
+		}
 		int left = -1;
 		if (timeout_ms > 0) {
 			left = (int)(end - now_ms());
@@ -425,6 +428,10 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 		int n = poll(p, 2, left);
 		if (n < 0 && errno != EINTR)
 			return RF_E_SYS;
+		if (n > 0 && p[1].revents && broker_gone(c)) {
+			c->closed = true;
+			return RF_E_CLOSED;
+		}
 		if (n > 0 && (p[0].revents & POLLIN)) {
 			uint64_t v;
 			if (read(c->evt_efd, &v, sizeof v) < 0 && errno != EAGAIN)
