@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/sandbox.h"
 #include "common/log.h"
 #include "ringfence/ringfence.h"
 
@@ -146,9 +148,29 @@ static void disconnect(struct rf_broker *b, struct rf_bclient *c)
 
 void rf_client_spawn(struct rf_broker *b, struct rf_bclient *c)
 {
-	int sv[2];
+	if (!c->sandbox && !(c->sandbox = calloc(1, sizeof(struct rf_sandbox)))) {
+		rf_warnx("client %s: out of memory", c->man.name);
+		goto retry;
+	}
+	struct rf_sandbox *sb = c->sandbox;
+	uint32_t uid = c->man.has_user ? c->man.uid : b->cfg.uid_base + c->slot;
+	uint32_t gid = c->man.has_user ? c->man.gid : uid;
+	int r = rf_sandbox_prepare(&c->man, uid, gid, sb);
+	if (r < 0) {
+		rf_warnx("client %s: sandbox: %s", c->man.name, strerror(-r));
+		goto retry;
+	}
+	if (sb->cgroup_note[0])
+		rf_debug("client %s: cgroup: %s", c->man.name, sb->cgroup_note);
+	int sv[2], su[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		rf_warn("client %s: socketpair", c->man.name);
+		goto retry;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, su) < 0) {
+		rf_warn("client %s: socketpair", c->man.name);
+		close(sv[0]);
+		close(sv[1]);
 		goto retry;
 	}
 	/*
@@ -161,6 +183,8 @@ void rf_client_spawn(struct rf_broker *b, struct rf_bclient *c)
 		rf_warn("client %s: fork", c->man.name);
 		close(sv[0]);
 		close(sv[1]);
+		close(su[0]);
+		close(su[1]);
 		goto retry;
 	}
 	if (pid == 0) {
@@ -168,28 +192,28 @@ void rf_client_spawn(struct rf_broker *b, struct rf_bclient *c)
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		setsid();
-		if (sv[1] == 3) {
-			fcntl(3, F_SETFD, 0);
-		} else if (dup2(sv[1], 3) < 0) {
+		/* move both ends out of the way, then to 3 (control) and 4 (sandbox setup) */
+		int ctl = fcntl(sv[1], F_DUPFD_CLOEXEC, 10), setup = fcntl(su[1], F_DUPFD_CLOEXEC, 10);
+		if (ctl < 0 || setup < 0 || dup2(ctl, 3) < 0 || dup2(setup, 4) < 0)
 			_exit(126);
-		}
 		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (nul >= 0 && nul != 0)
 			dup2(nul, 0);
 		/* everything else the broker holds stays behind */
-		close_range(4, ~0u, 0);
+		close_range(5, ~0u, 0);
 		setenv("RF_CLIENT_FD", "3", 1);
 		setenv("RF_CLIENT_NAME", c->man.name, 1);
-		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		rf_sandbox_drop(sb, &c->man, 4);   /* fatal on any failure */
 		execv(c->man.exec, c->man.argv);
-		dprintf(2, "ringfenced: client %s: exec %s: %s\n", c->man.name, c->man.exec,
-			strerror(errno));
 		_exit(127);
 	}
 	close(sv[1]);
+	close(su[1]);
 	c->pid = pid;
 	c->sock = sv[0];
+	c->setup_fd = su[0];
 	fcntl(c->sock, F_SETFL, O_NONBLOCK);
+	fcntl(c->setup_fd, F_SETFL, O_NONBLOCK);
 	c->state = RF_CS_STARTING;
 	c->started_at_ms = rf_now_ms();
 	c->seq = 0;
@@ -198,11 +222,12 @@ void rf_client_spawn(struct rf_broker *b, struct rf_bclient *c)
 	c->live_since_ms = c->started_at_ms;
 	c->demoted = false;
 	c->first_exec_done = false;
-	if (rf_epoll_add(b, c->sock, RF_TAG_CLIENT_SOCK, c->slot) < 0) {
+	if (rf_epoll_add(b, c->sock, RF_TAG_CLIENT_SOCK, c->slot) < 0 ||
+	    rf_epoll_add(b, c->setup_fd, RF_TAG_CLIENT_SETUP, c->slot) < 0) {
 		rf_warn("client %s: epoll", c->man.name);
 		rf_sv_event(b, c, RF_SV_KILL, "epoll failed");
 	}
-	rf_info("client %s: started, pid %d", c->man.name, pid);
+	rf_info("client %s: started, pid %d, uid %u", c->man.name, pid, uid);
 	return;
 retry:
 	c->state = RF_CS_BACKOFF;
@@ -645,26 +670,87 @@ void rf_client_on_exit(struct rf_broker *b, pid_t pid, int status)
 	}
 }
 
+static void close_sandbox_fds(struct rf_broker *b, struct rf_bclient *c)
+{
+	if (c->setup_fd >= 0) {
+		rf_epoll_del(b, c->setup_fd);
+		close(c->setup_fd);
+		c->setup_fd = -1;
+	}
+	if (c->notify_fd >= 0) {
+		rf_epoll_del(b, c->notify_fd);
+		close(c->notify_fd);
+		c->notify_fd = -1;
+	}
+}
+
 void rf_sandbox_release_client(struct rf_broker *b, struct rf_bclient *c)
 {
-	(void)b;
-	(void)c;
+	close_sandbox_fds(b, c);
+	if (c->sandbox)
+		rf_sandbox_release(c->sandbox);
 }
 
 void rf_sandbox_status(const struct rf_bclient *c, void *json_obj)
 {
-	(void)c;
-	(void)json_obj;
+	const struct rf_sandbox *sb = c->sandbox;
+	if (!sb)
+		return;
+	json_object *o = json_obj, *s = json_object_new_object();
+	json_object_object_add(s, "uid", json_object_new_int64(sb->uid));
+	json_object_object_add(s, "gid", json_object_new_int64(sb->gid));
+	json_object_object_add(s, "seccomp", json_object_new_boolean(sb->seccomp));
+	json_object_object_add(s, "landlock", sb->landlock_abi ? json_object_new_int(sb->landlock_abi)
+							     : json_object_new_boolean(0));
+	json_object_object_add(s, "netns", json_object_new_boolean(sb->netns));
+	json_object_object_add(s, "cgroup", json_object_new_string(rf_sandbox_cgroup_name(sb->cgroup)));
+	json_object_object_add(s, "cgroup_note", json_object_new_string(sb->cgroup_note));
+	json_object_object_add(o, "sandbox", s);
 }
 
 void rf_client_on_setup(struct rf_broker *b, struct rf_bclient *c)
 {
-	(void)b;
-	(void)c;
+	int fd = -1;
+	int r = rf_sandbox_recv_notify_fd(c->setup_fd, &fd);
+	if (r == -EAGAIN)
+		return;
+	rf_epoll_del(b, c->setup_fd);
+	close(c->setup_fd);
+	c->setup_fd = -1;
+	if (r < 0) {
+		/* the child died before loading its filter; its death is reported */
+		rf_debug("client %s: no seccomp notify descriptor: %s", c->man.name, strerror(-r));
+		return;
+	}
+	c->notify_fd = fd;
+	if (rf_epoll_add(b, fd, RF_TAG_CLIENT_NOTIFY, c->slot) < 0) {
+		rf_warn("client %s: epoll", c->man.name);
+		rf_sv_event(b, c, RF_SV_KILL, "epoll failed");
+	}
 }
 
 void rf_client_on_notify(struct rf_broker *b, struct rf_bclient *c)
 {
-	(void)b;
-	(void)c;
+	bool exec_allowed = false;
+	int nr = -1;
+	int r = rf_sandbox_on_notify(c->notify_fd, !c->first_exec_done, &exec_allowed, &nr);
+	if (r == 0) {
+		if (exec_allowed) {
+			c->first_exec_done = true;
+			return;
+		}
+		c->seccomp_denied++;
+		if (nr >= 0 && (unsigned)nr < sizeof c->seccomp_by_nr / sizeof *c->seccomp_by_nr)
+			c->seccomp_by_nr[nr]++;
+		if (c->seccomp_denied <= 16 || (c->seccomp_denied & (c->seccomp_denied - 1)) == 0)
+			rf_warnx("client %s: sandbox denied %s (%llu denials)", c->man.name,
+				 rf_sandbox_syscall_name(nr), (unsigned long long)c->seccomp_denied);
+		return;
+	}
+	if (r == -EAGAIN || r == -ENOENT)
+		return;
+	/* every process under the filter is gone */
+	rf_epoll_del(b, c->notify_fd);
+	close(c->notify_fd);
+	c->notify_fd = -1;
 }

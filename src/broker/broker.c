@@ -557,6 +557,14 @@ static void handle(struct rf_broker *b, uint64_t tag)
 		if (idx < b->nclients && b->clients[idx].resp_efd >= 0)
 			rf_client_on_resp(b, &b->clients[idx]);
 		break;
+	case RF_TAG_CLIENT_SETUP:
+		if (idx < b->nclients && b->clients[idx].setup_fd >= 0)
+			rf_client_on_setup(b, &b->clients[idx]);
+		break;
+	case RF_TAG_CLIENT_NOTIFY:
+		if (idx < b->nclients && b->clients[idx].notify_fd >= 0)
+			rf_client_on_notify(b, &b->clients[idx]);
+		break;
 	case RF_TAG_OPS_LISTEN: rf_ops_on_listen(b); break;
 	case RF_TAG_OPS_CONN:
 		if (idx < RF_MAX_OPS_CONNS && b->ops[idx].fd >= 0)
@@ -620,11 +628,13 @@ void rf_broker_free(struct rf_broker *b)
 		rf_client_kill(b, c, NULL);
 		rf_sandbox_release_client(b, c);
 	}
-	for (unsigned i = 0; i < b->nclients; i++)
+	for (unsigned i = 0; i < b->nclients; i++) {
 		for (int q = 0; q < 2; q++) {
 			free(b->clients[i].authq[q].ids);
 			free(b->clients[i].authq[q].deadline_ns);
 		}
+		free(b->clients[i].sandbox);
+	}
 	for (unsigned i = 0; i < b->nsensors; i++)
 		if (b->sensors[i].ops)
 			b->sensors[i].ops->stop(&b->sensors[i]);

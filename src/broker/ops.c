@@ -10,7 +10,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <seccomp.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/sandbox.h"
 #include "common/log.h"
 #include "ringfence/ringfence.h"
 
@@ -181,11 +181,7 @@ static json_object *client_json(const struct rf_bclient *c)
 	for (unsigned nr = 0; nr < sizeof c->seccomp_by_nr / sizeof *c->seccomp_by_nr; nr++) {
 		if (!c->seccomp_by_nr[nr])
 			continue;
-		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)nr);
-		char fallback[24];
-		snprintf(fallback, sizeof fallback, "nr%u", nr);
-		ADD(by, name ? name : fallback, I64(c->seccomp_by_nr[nr]));
-		free(name);
+		ADD(by, rf_sandbox_syscall_name((int)nr), I64(c->seccomp_by_nr[nr]));
 	}
 	ADD(o, "seccomp_denied_by_syscall", by);
 	rf_sandbox_status(c, o);

@@ -24,6 +24,8 @@ rf_enter_ns() {   # call first with "$@"
 	mkdir -p "$RF"
 	mount -t tmpfs -o size=256m,mode=755 rf-test "$RF" || fail "cannot mount tmpfs at $RF"
 	mkdir -p "$RF/run" "$RF/clients.d"
+	# clients run as their own uids: let them write their reports here
+	chmod 1777 "$ART"
 	trap rf_cleanup EXIT
 }
 
@@ -75,6 +77,7 @@ exec = $2
 args = $3
 subscribe = $4
 mode = $5
+write = $ART
 MAN
 }
 
