@@ -46,6 +46,7 @@ enum rf_event_type {
 	RF_EVENT_KMOD_LOAD = 15,
 	RF_EVENT_BPF_LOAD = 16,
 	RF_EVENT_MEMFD_EXEC = 17,
+	RF_EVENT_ALERT = 18,       /* a client's detection (rf_emit_alert), NOTIFY only */
 	RF_EVENT_MAX               /* one past the last valid type */
 };
 
@@ -191,6 +192,20 @@ struct rf_ev_bpf {
 	rf_str_t name;
 };
 
+/* A detection a client reported; process and parent are the triggering event's. */
+struct rf_ev_alert {
+	rf_str_t client;           /* the reporting client, as the broker knows it */
+	rf_str_t rule_id;
+	rf_str_t title;
+	rf_str_t level;            /* informational, low, medium, high, critical */
+	rf_str_t tags;             /* comma separated */
+	rf_str_t target;           /* the triggering event's target path, when it has one */
+	uint32_t trigger_type;     /* enum rf_event_type of the triggering event */
+	uint32_t trigger_action;
+	uint64_t trigger_seq;      /* its hdr.seq as the client saw it */
+	uint64_t trigger_time_ns;
+};
+
 struct rf_msg_hdr {
 	uint32_t size;             /* whole message, multiple of RF_MSG_ALIGN */
 	uint16_t version;          /* RF_PROTO_VERSION */
@@ -226,6 +241,7 @@ struct rf_message {
 		struct rf_ev_ptrace ptrace;
 		struct rf_ev_kmod kmod;
 		struct rf_ev_bpf bpf;
+		struct rf_ev_alert alert;
 		uint8_t reserved[128];
 	} ev;
 	/* string tail follows, up to hdr.size */

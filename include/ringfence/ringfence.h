@@ -148,6 +148,19 @@ int rf_stats(const rf_client_t *c, struct rf_client_stats *ret_stats);
  */
 const char *rf_msg_str(const struct rf_message *msg, rf_str_t s);
 
+/*
+ * Reports a detection about the event msg (any message from rf_next()):
+ * rule_id, title and level (informational, low, medium, high, critical) are
+ * required, tags (comma separated) may be NULL; each string at most 255
+ * bytes.  The broker attaches the triggering process and parent and streams
+ * it as an RF_EVENT_ALERT message to `rfctl tail` and to clients subscribed
+ * to alerts.  Not acknowledged: returns RF_OK once sent, RF_E_INVAL,
+ * RF_E_FULL when the socket is full (the alert is lost; try later) or
+ * RF_E_CLOSED.  The broker limits the rate per client and counts the excess.
+ */
+int rf_emit_alert(rf_client_t *c, const struct rf_message *msg, const char *rule_id,
+		  const char *title, const char *level, const char *tags);
+
 /* Lower-case name of an event type ("exec", "close_write", ...), or NULL. */
 const char *rf_event_type_name(unsigned type);
 /* The type for a name, or RF_EVENT_NONE. */

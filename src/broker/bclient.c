@@ -337,15 +337,18 @@ fail:;
 /* Which control messages a client may send in which state. */
 static const uint8_t permit[RF_CTL_MAX] = {
 #define S(st) (1u << (st))
+#define LIVE (S(RF_CS_CONNECTED) | S(RF_CS_RUNNING) | S(RF_CS_DEMOTED))
 	[RF_CTL_HELLO] = S(RF_CS_STARTING),
-	[RF_CTL_SUBSCRIBE] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
-	[RF_CTL_UNSUBSCRIBE] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
-	[RF_CTL_MUTE_PROC] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
-	[RF_CTL_UNMUTE_PROC] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
-	[RF_CTL_MUTE_PATH] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
-	[RF_CTL_UNMUTE_PATH] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
-	[RF_CTL_MUTE_INVERT] = S(RF_CS_CONNECTED) | S(RF_CS_RUNNING),
+	[RF_CTL_SUBSCRIBE] = LIVE,
+	[RF_CTL_UNSUBSCRIBE] = LIVE,
+	[RF_CTL_MUTE_PROC] = LIVE,
+	[RF_CTL_UNMUTE_PROC] = LIVE,
+	[RF_CTL_MUTE_PATH] = LIVE,
+	[RF_CTL_UNMUTE_PATH] = LIVE,
+	[RF_CTL_MUTE_INVERT] = LIVE,
 	[RF_CTL_READY] = S(RF_CS_CONNECTED),
+	[RF_CTL_ALERT] = S(RF_CS_RUNNING) | S(RF_CS_DEMOTED),
+#undef LIVE
 #undef S
 };
 
@@ -423,6 +426,29 @@ int rf_ctl_validate(const void *buf, size_t len, enum rf_client_state st)
 	case RF_CTL_READY:
 		want = sizeof h;
 		return len == want ? 0 : RF_E_PROTO;
+	case RF_CTL_ALERT: {
+		struct rf_ctl_alert m;
+		if (len < sizeof m)
+			return RF_E_PROTO;
+		memcpy(&m, buf, sizeof m);
+		uint16_t lens[4] = { m.rule_len, m.title_len, m.level_len, m.tags_len };
+		size_t strs = 0;
+		for (int i = 0; i < 4; i++) {
+			if (lens[i] > RF_ALERT_STR_MAX || (i < 3 && lens[i] == 0))
+				return RF_E_PROTO;
+			strs += lens[i];
+		}
+		if (m.reserved || m.msg_len < sizeof(struct rf_message) || m.msg_len > RF_MSG_MAX ||
+		    len != sizeof m + strs + m.msg_len)
+			return RF_E_PROTO;
+		const unsigned char *p = (const unsigned char *)buf + sizeof m;
+		if (memchr(p, '\0', strs))
+			return RF_E_PROTO;
+		/* the trigger must be a well-formed message: it is copied from, field by field */
+		if (rf_msg_validate(p + strs, m.msg_len) != RF_OK)
+			return RF_E_PROTO;
+		return 0;
+	}
 	default:
 		return RF_E_PROTO;
 	}
@@ -489,6 +515,73 @@ static int do_mute_proc(struct rf_bclient *c, const struct rf_ctl_mute_proc *m, 
 		return RF_E_LIMIT;
 	c->pmutes[c->npmutes++] = (struct rf_proc_mute){ m->pid, m->start_time_ns };
 	return RF_OK;
+}
+
+#define ALERT_RATE 1000        /* per second, per client */
+
+/* Copies a string of the (validated) trigger into the message being built. */
+static rf_str_t copy_str(struct rf_msgb *mb, const struct rf_message *t, rf_str_t s)
+{
+	return s.off ? rf_msgb_add(mb, rf_msg_str(t, s), s.len) : (rf_str_t){ 0, 0 };
+}
+
+/*
+ * A client's detection becomes an RF_EVENT_ALERT message: the broker
+ * rebuilds it field by field from the validated trigger (never forwards the
+ * client's bytes), names the client itself, and rate-limits per client.
+ */
+static void handle_alert(struct rf_broker *b, struct rf_bclient *c, const unsigned char *buf)
+{
+	uint64_t now = rf_now_ms();
+	if (now - c->alert_window_ms >= 1000) {
+		c->alert_window_ms = now;
+		c->alerts_in_window = 0;
+	}
+	if (++c->alerts_in_window > ALERT_RATE) {
+		c->alerts_dropped++;
+		return;
+	}
+	c->alerts++;
+	struct rf_ctl_alert a;
+	memcpy(&a, buf, sizeof a);
+	const char *p = (const char *)buf + sizeof a;
+	uint16_t lens[4] = { a.rule_len, a.title_len, a.level_len, a.tags_len };
+	const char *strs[4];
+	for (int i = 0; i < 4; i++) {
+		strs[i] = p;
+		p += lens[i];
+	}
+	static _Alignas(8) unsigned char tbuf[RF_MSG_MAX];
+	memcpy(tbuf, p, a.msg_len);
+	const struct rf_message *t = (const void *)tbuf;
+
+	struct rf_msgb *mb = &b->mb;
+	rf_msgb_init(mb, RF_EVENT_ALERT, RF_ACTION_NOTIFY);
+	struct rf_message *m = &mb->u.msg;
+	rf_stamp(m);
+	m->process = t->process;
+	m->process.exe.path = copy_str(mb, t, t->process.exe.path);
+	m->process.comm = copy_str(mb, t, t->process.comm);
+	m->process.cwd = copy_str(mb, t, t->process.cwd);
+	m->process.args = copy_str(mb, t, t->process.args);
+	m->parent = t->parent;
+	m->parent.exe = copy_str(mb, t, t->parent.exe);
+	m->parent.comm = copy_str(mb, t, t->parent.comm);
+	struct rf_ev_alert *al = &m->ev.alert;
+	al->client = rf_msgb_str(mb, c->man.name);
+	al->rule_id = rf_msgb_add(mb, strs[0], lens[0]);
+	al->title = rf_msgb_add(mb, strs[1], lens[1]);
+	al->level = rf_msgb_add(mb, strs[2], lens[2]);
+	al->tags = rf_msgb_add(mb, strs[3], lens[3]);
+	const char *target = rf_msg_target_path(t);
+	al->target = target ? rf_msgb_str(mb, target) : (rf_str_t){ 0, 0 };
+	al->trigger_type = t->hdr.type;
+	al->trigger_action = t->hdr.action;
+	al->trigger_seq = t->hdr.seq;
+	al->trigger_time_ns = t->hdr.time_ns;
+	rf_msgb_finish(mb);
+	b->stats.alerts++;
+	rf_dispatch_notify(b);
 }
 
 /* Handles one validated control message; returns the status to acknowledge. */
@@ -586,6 +679,10 @@ void rf_client_on_sock(struct rf_broker *b, struct rf_bclient *c)
 				rf_sv_event(b, c, RF_SV_KILL, "handshake failed");
 				return;
 			}
+			continue;
+		}
+		if (h.type == RF_CTL_ALERT) {
+			handle_alert(b, c, buf);   /* fire and forget: no acknowledgement */
 			continue;
 		}
 		send_ack(c, h.req_id, handle_ctl(b, c, buf));

@@ -96,7 +96,7 @@ bool rf_default_muted(struct rf_broker *b, const struct rf_proc *p)
 	return false;
 }
 
-static const char *target_path(const struct rf_message *m)
+const char *rf_msg_target_path(const struct rf_message *m)
 {
 	switch (m->hdr.type) {
 	case RF_EVENT_EXEC:
@@ -137,7 +137,7 @@ bool rf_client_muted(const struct rf_bclient *c, const struct rf_message *m)
 	const char *exe = rf_msg_str(m, m->process.exe.path);
 	if (path_matches(c, RF_MUTE_EXE, exe) != c->invert_exe)
 		return true;
-	const char *t = target_path(m);
+	const char *t = rf_msg_target_path(m);
 	if (t && path_matches(c, RF_MUTE_TARGET, t) != c->invert_target)
 		return true;
 	return false;

@@ -137,6 +137,7 @@ struct rf_bclient {
 	int setup_fd;                  /* receives the seccomp notify fd, -1 */
 	int notify_fd;                 /* seccomp user notifications, -1 */
 	bool first_exec_done;
+	uint64_t alerts, alerts_dropped, alerts_in_window, alert_window_ms;
 	uint64_t seccomp_denied;
 	uint32_t seccomp_by_nr[512];   /* denials per syscall number */
 };
@@ -211,6 +212,7 @@ struct rf_broker {
 		uint64_t cache_marks, cache_mark_failures, auth_overflow;
 		uint64_t ctl_rejected;
 		uint64_t notify_overflow;
+		uint64_t alerts;
 	} stats;
 };
 
@@ -243,6 +245,8 @@ void rf_broker_free(struct rf_broker *b);
 void rf_dispatch_notify(struct rf_broker *b);
 /* True when client c has muted the event in msg. */
 bool rf_client_muted(const struct rf_bclient *c, const struct rf_message *m);
+/* The path an event is about (exec/open/file events), or NULL. */
+const char *rf_msg_target_path(const struct rf_message *m);
 /* True when the process is in the default mute set (broker, clients, init, loggers). */
 bool rf_default_muted(struct rf_broker *b, const struct rf_proc *p);
 /* Stamps the message's clock fields. */

@@ -156,6 +156,8 @@ static json_object *client_json(const struct rf_bclient *c)
 	ADD(o, "mutes", I64(c->npmutes + c->ntmutes));
 	ADD(o, "last_exit", json_object_new_string(c->last_exit));
 	ADD(o, "demoted", json_object_new_boolean(c->demoted));
+	ADD(o, "alerts", I64(c->alerts));
+	ADD(o, "alerts_dropped", I64(c->alerts_dropped));
 	ADD(o, "hung_kills", I64(c->hung_kills));
 	ADD(o, "binary_sha256", json_object_new_string(c->binary_sha256));
 	ADD(o, "content_version", json_object_new_string(c->man.content_version));
@@ -279,6 +281,7 @@ static json_object *status_json(const struct rf_broker *b)
 	ADD(c, "tail_dropped", I64(b->stats.tail_dropped));
 	ADD(c, "log_dropped", I64(rf_log_dropped()));
 	ADD(c, "notify_overflow", I64(b->stats.notify_overflow));
+	ADD(c, "alerts", I64(b->stats.alerts));
 	ADD(c, "control_rejected", I64(b->stats.ctl_rejected));
 	ADD(c, "processes", I64(b->procs.count));
 	ADD(o, "counters", c);

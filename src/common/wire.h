@@ -73,6 +73,7 @@ enum rf_ctl_type {
 	RF_CTL_MUTE_INVERT = 9,    /* rf_ctl_mute_invert */
 	RF_CTL_READY = 10,         /* no payload */
 	RF_CTL_ACK = 11,           /* broker -> client: rf_ctl_ack */
+	RF_CTL_ALERT = 12,         /* rf_ctl_alert + strings + trigger message; not acknowledged */
 	RF_CTL_MAX
 };
 
@@ -134,7 +135,17 @@ struct rf_ctl_ack {
 	uint32_t reserved;
 };
 
-#define RF_CTL_MAX_SIZE (sizeof(struct rf_ctl_mute_path) + RF_PATH_MAX)
+#define RF_ALERT_STR_MAX 255
+
+/* Followed by rule_id, title, level, tags (no NULs), then the trigger message. */
+struct rf_ctl_alert {
+	struct rf_ctl_hdr hdr;
+	uint16_t rule_len, title_len, level_len, tags_len;
+	uint32_t msg_len;          /* the triggering rf_message, as the client received it */
+	uint32_t reserved;
+};
+
+#define RF_CTL_MAX_SIZE (sizeof(struct rf_ctl_alert) + 4 * RF_ALERT_STR_MAX + RF_MSG_MAX)
 
 _Static_assert(sizeof(struct rf_ctl_hdr) == 16, "ctl hdr layout");
 _Static_assert(sizeof(struct rf_ctl_hello) == 88, "hello layout");
@@ -143,6 +154,7 @@ _Static_assert(sizeof(struct rf_ctl_sub) == 24, "sub layout");
 _Static_assert(sizeof(struct rf_ctl_mute_proc) == 32, "mute proc layout");
 _Static_assert(sizeof(struct rf_ctl_mute_path) == 24, "mute path layout");
 _Static_assert(sizeof(struct rf_ctl_ack) == 24, "ack layout");
+_Static_assert(sizeof(struct rf_ctl_alert) == 32, "alert layout");
 
 /* ---- operator control socket (rfctl <-> ringfenced) ---- */
 

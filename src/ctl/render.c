@@ -388,6 +388,42 @@ static void put_event(struct render *rd, json_object *root, const struct rf_mess
 		put(rd, o, "name", jref(rd, m->ev.bpf.name));
 		put(rd, root, "bpf", o);
 		break;
+	case RF_EVENT_ALERT: {
+		const struct rf_ev_alert *a = &m->ev.alert;
+		o = jobj(rd);
+		put(rd, o, "id", jref(rd, a->rule_id));
+		put(rd, o, "title", jref(rd, a->title));
+		put(rd, o, "level", jref(rd, a->level));
+		json_object *tags = json_object_new_array();
+		/* m is a copy of the fixed part: strings live in rd->base */
+		const char *t = a->tags.off ? (const char *)rd->base + a->tags.off : "";
+		while (tags && *t) {
+			const char *comma = strchr(t, ',');
+			size_t n = comma ? (size_t)(comma - t) : strlen(t);
+			json_object *e = n ? jstr_len(rd, t, n) : NULL;
+			if (e && json_object_array_add(tags, e) != 0) {
+				json_object_put(e);
+				rd->oom = true;
+			}
+			t += n + (comma != NULL);
+		}
+		if (!tags)
+			rd->oom = true;
+		put(rd, o, "tags", tags);
+		put(rd, root, "rule", o);
+		put(rd, root, "client", jref(rd, a->client));
+		o = jobj(rd);
+		const char *tn = rf_event_type_name(a->trigger_type);
+		put(rd, o, "type", jtext(rd, tn ? tn : "unknown"));
+		put(rd, o, "action", jtext(rd, a->trigger_action == RF_ACTION_AUTH ? "auth" : "notify"));
+		put(rd, o, "seq", juint(rd, a->trigger_seq));
+		char when[RF_RENDER_TIME_MAX];
+		rf_render_time(a->trigger_time_ns, when);
+		put(rd, o, "time", jtext(rd, when));
+		put(rd, o, "target", jref(rd, a->target));
+		put(rd, root, "trigger", o);
+		break;
+	}
 	default:
 		break;
 	}

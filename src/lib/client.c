@@ -342,6 +342,59 @@ int rf_mute_invert(rf_client_t *c, unsigned kind, bool inverted)
 	return request(c, &m, sizeof m, RF_CTL_MUTE_INVERT);
 }
 
+static bool alert_str_ok(const char *s, bool required)
+{
+	if (!s)
+		return !required;
+	size_t n = strlen(s);
+	return n <= RF_ALERT_STR_MAX && (n > 0 || !required);
+}
+
+int rf_emit_alert(rf_client_t *c, const struct rf_message *msg, const char *rule_id,
+		  const char *title, const char *level, const char *tags)
+{
+	if (!c || !msg || !alert_str_ok(rule_id, true) || !alert_str_ok(title, true) ||
+	    !alert_str_ok(level, true) || !alert_str_ok(tags, false))
+		return RF_E_INVAL;
+	if (msg->hdr.size < sizeof(struct rf_message) || msg->hdr.size > RF_MSG_MAX)
+		return RF_E_INVAL;
+	if (c->closed)
+		return RF_E_CLOSED;
+	static _Thread_local unsigned char buf[RF_CTL_MAX_SIZE];
+	struct rf_ctl_alert a = { 0 };
+	const char *parts[4] = { rule_id, title, level, tags ? tags : "" };
+	uint16_t lens[4];
+	for (int i = 0; i < 4; i++)
+		lens[i] = (uint16_t)strlen(parts[i]);
+	a.rule_len = lens[0];
+	a.title_len = lens[1];
+	a.level_len = lens[2];
+	a.tags_len = lens[3];
+	a.msg_len = msg->hdr.size;
+	size_t off = sizeof a;
+	for (int i = 0; i < 4; i++) {
+		memcpy(buf + off, parts[i], lens[i]);
+		off += lens[i];
+	}
+	memcpy(buf + off, msg, msg->hdr.size);
+	off += msg->hdr.size;
+	a.hdr.size = (uint32_t)off;
+	a.hdr.version = RF_PROTO_VERSION;
+	a.hdr.type = RF_CTL_ALERT;
+	a.hdr.req_id = ++c->next_req;
+	memcpy(buf, &a, sizeof a);
+	if (send(c->sock, buf, off, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)off) {
+		if (errno == EAGAIN || errno == ENOBUFS)
+			return RF_E_FULL;
+		if (errno == EPIPE || errno == ECONNRESET) {
+			c->closed = true;
+			return RF_E_CLOSED;
+		}
+		return RF_E_SYS;
+	}
+	return RF_OK;
+}
+
 int rf_fd(const rf_client_t *c)
 {
 	return c ? c->evt_efd : -1;

@@ -27,6 +27,7 @@ static const char *const type_names[RF_EVENT_MAX] = {
 	[RF_EVENT_KMOD_LOAD] = "kmod_load",
 	[RF_EVENT_BPF_LOAD] = "bpf_load",
 	[RF_EVENT_MEMFD_EXEC] = "memfd_exec",
+	[RF_EVENT_ALERT] = "alert",
 };
 
 const char *rf_event_type_name(unsigned type)
@@ -144,6 +145,16 @@ int rf_msg_validate(const void *buf, size_t len)
 		if (!plain_str_ok(b, len, m.ev.bpf.name))
 			return RF_E_PROTO;
 		break;
+	case RF_EVENT_ALERT: {
+		const struct rf_ev_alert *a = &m.ev.alert;
+		if (!plain_str_ok(b, len, a->client) || !plain_str_ok(b, len, a->rule_id) ||
+		    !plain_str_ok(b, len, a->title) || !plain_str_ok(b, len, a->level) ||
+		    !plain_str_ok(b, len, a->tags) || !plain_str_ok(b, len, a->target))
+			return RF_E_PROTO;
+		if (m.hdr.action != RF_ACTION_NOTIFY)
+			return RF_E_PROTO;
+		break;
+	}
 	default:
 		break;
 	}

@@ -7,6 +7,7 @@
  *   corrupt-resp      write an impossible response-ring head
  *   garbage-ctl       send random bytes on the control socket
  *   oversized-ctl     send a control datagram larger than any message
+ *   bad-alert         send an alert whose triggering message is garbage
  * The memory-corrupting modes write through the mapping the library made.
  */
 #include <stdio.h>
@@ -68,6 +69,27 @@ int main(int argc, char **argv)
 			break;
 		if (m->hdr.action != RF_ACTION_AUTH)
 			continue;
+		if (!strcmp(mode, "bad-alert")) {
+			/* the alert control message, by hand (wire.h is private): a 32-byte
+			 * header, the strings, then 400 bytes that are not a message */
+			unsigned char d[32 + 3 + 400];
+			memset(d, 0xa5, sizeof d);
+			uint32_t size = sizeof d, req = 99, zero = 0, msg_len = 400;
+			uint16_t version = 1, type = 12, one = 1, none = 0;
+			memcpy(d, &size, 4);
+			memcpy(d + 4, &version, 2);
+			memcpy(d + 6, &type, 2);
+			memcpy(d + 8, &req, 4);
+			memcpy(d + 12, &zero, 4);
+			memcpy(d + 16, &one, 2);
+			memcpy(d + 18, &one, 2);
+			memcpy(d + 20, &one, 2);
+			memcpy(d + 22, &none, 2);
+			memcpy(d + 24, &msg_len, 4);
+			memcpy(d + 28, &zero, 4);
+			memcpy(d + 32, "abc", 3);
+			send(3, d, sizeof d, MSG_NOSIGNAL);
+		}
 		if (!strcmp(mode, "garbage-ctl") || !strcmp(mode, "oversized-ctl")) {
 			static unsigned char junk[70000];
 			for (size_t i = 0; i < sizeof junk; i++)

@@ -8,6 +8,7 @@
  *   --hang               subscribe, say ready, never answer anything
  *   --mute-target P, --mute-target-literal P, --mute-exe P   (prefix / literal mutes)
  *   --invert-target      invert target muting
+ *   --alert-on GLOB      report an alert (rule test-001) for events whose target matches
  *   --report FILE        append one line per message: "<action> <type> <seq> <target>"
  *                        (FILE must be outside any watched filesystem)
  */
@@ -47,9 +48,10 @@ int main(int argc, char **argv)
 		{ "mute-target", required_argument, NULL, 't' },
 		{ "mute-target-literal", required_argument, NULL, 'T' },
 		{ "mute-exe", required_argument, NULL, 'e' },  { "invert-target", no_argument, NULL, 'i' },
-		{ "report", required_argument, NULL, 'r' },    { NULL, 0, NULL, 0 },
+		{ "report", required_argument, NULL, 'r' },    { "alert-on", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
 	};
-	const char *subs = "auth_exec", *deny[16], *report = NULL;
+	const char *subs = "auth_exec", *deny[16], *report = NULL, *alert_on = NULL;
 	const char *mute[16];
 	unsigned mflags[16];
 	int ndeny = 0, nmute = 0, o;
@@ -69,6 +71,7 @@ int main(int argc, char **argv)
 			break;
 		case 'i': invert = true; break;
 		case 'r': report = optarg; break;
+		case 'a': alert_on = optarg; break;
 		default: return 2;
 		}
 	}
@@ -105,6 +108,10 @@ int main(int argc, char **argv)
 				rf_event_type_name(m->hdr.type), (unsigned long long)m->hdr.seq, target_of(m));
 			fflush(rep);
 		}
+		if (alert_on && fnmatch(alert_on, target_of(m), 0) == 0 &&
+		    (err = rf_emit_alert(c, m, "test-001", "Test rule matched", "high",
+					 "attack.execution,test")) != RF_OK)
+			return die("alert", err);
 		if (hang || m->hdr.action != RF_ACTION_AUTH)
 			continue;
 		enum rf_verdict v = RF_ALLOW;

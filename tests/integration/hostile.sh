@@ -44,4 +44,5 @@ check_mode corrupt-ring '' 'killed: corrupt event ring'
 check_mode corrupt-resp '' 'killed: corrupt response ring'
 check_mode garbage-ctl '' 'killed: malformed control message'
 check_mode oversized-ctl '' 'killed: oversized control message'
+check_mode bad-alert '' 'killed: malformed control message'
 echo "hostile: all modes contained"
