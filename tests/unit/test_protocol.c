@@ -343,7 +343,8 @@ static void test_msgb_truncation(void **state)
 /* ---- rf_ctl_validate ---- */
 
 static const enum rf_client_state all_states[] = {
-	RF_CS_EMPTY, RF_CS_STARTING, RF_CS_CONNECTED, RF_CS_RUNNING, RF_CS_BACKOFF, RF_CS_STOPPED,
+	RF_CS_EMPTY, RF_CS_STARTING, RF_CS_CONNECTED, RF_CS_RUNNING, RF_CS_DEMOTED,
+	RF_CS_BACKOFF, RF_CS_QUARANTINED, RF_CS_STOPPED,
 };
 #define NSTATES (sizeof all_states / sizeof all_states[0])
 
@@ -404,6 +405,20 @@ static void ctl_good(struct ctlbuf *c, uint16_t type)
 	case RF_CTL_READY:
 		ctl_hdr(c, type, sizeof(struct rf_ctl_hdr));
 		break;
+	case RF_CTL_ALERT: {
+		/* rule "r1", title "t", level "high", no tags, then a valid trigger */
+		struct rf_msgb mb;
+		rf_msgb_init(&mb, RF_EVENT_EXEC, RF_ACTION_NOTIFY);
+		mb.u.msg.process.pid = 42;
+		mb.u.msg.process.exe.path = rf_msgb_str(&mb, "/usr/bin/true");
+		uint32_t mlen = rf_msgb_finish(&mb);
+		struct rf_ctl_alert m = { .rule_len = 2, .title_len = 1, .level_len = 4, .msg_len = mlen };
+		memcpy(c->b, &m, sizeof m);
+		memcpy(c->b + sizeof m, "r1thigh", 7);
+		memcpy(c->b + sizeof m + 7, mb.u.bytes, mlen);
+		ctl_hdr(c, type, sizeof m + 7 + mlen);
+		break;
+	}
 	default:
 		ctl_hdr(c, type, sizeof(struct rf_ctl_hdr));
 		break;
@@ -425,7 +440,9 @@ static bool permitted(uint16_t type, enum rf_client_state st)
 	case RF_CTL_MUTE_PATH:
 	case RF_CTL_UNMUTE_PATH:
 	case RF_CTL_MUTE_INVERT:
-		return st == RF_CS_CONNECTED || st == RF_CS_RUNNING;
+		return st == RF_CS_CONNECTED || st == RF_CS_RUNNING || st == RF_CS_DEMOTED;
+	case RF_CTL_ALERT:
+		return st == RF_CS_RUNNING || st == RF_CS_DEMOTED;
 	default:
 		return false;
 	}
@@ -433,7 +450,8 @@ static bool permitted(uint16_t type, enum rf_client_state st)
 
 static enum rf_client_state a_permitted_state(uint16_t type)
 {
-	return type == RF_CTL_HELLO ? RF_CS_STARTING : RF_CS_CONNECTED;
+	return type == RF_CTL_HELLO ? RF_CS_STARTING
+	       : type == RF_CTL_ALERT ? RF_CS_RUNNING : RF_CS_CONNECTED;
 }
 
 static int ctl(const struct ctlbuf *c, enum rf_client_state st)
@@ -633,7 +651,7 @@ static void test_ctl_mute_path(void **state)
 	p[0] = '/';
 	p[RF_PATH_MAX - 1] = '\0';
 	mute_path(&c, RF_CTL_MUTE_PATH, good, RF_PATH_MAX, p, RF_PATH_MAX);
-	assert_int_equal(c.len, RF_CTL_MAX_SIZE);
+	assert_int_equal(c.len, sizeof(struct rf_ctl_mute_path) + RF_PATH_MAX);
 	assert_int_equal(ctl(&c, RF_CS_RUNNING), 0);
 	p[RF_PATH_MAX - 1] = 'a';
 	p[RF_PATH_MAX] = '\0';
