@@ -95,6 +95,7 @@ $(B)/bin/rf-example-deny-exec: $(call obj,examples/deny-exec/deny-exec.c) $(B)/l
 
 include tests/tests.mk
 include tests/fuzz/fuzz.mk
+include bench/bench.mk
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
