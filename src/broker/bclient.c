@@ -229,6 +229,7 @@ void rf_client_spawn(struct rf_broker *b, struct rf_bclient *c)
 	c->live_since_ms = c->started_at_ms;
 	c->demoted = false;
 	c->first_exec_done = false;
+	c->eof_kill = false;
 	if (rf_epoll_add(b, c->sock, RF_TAG_CLIENT_SOCK, c->slot) < 0 ||
 	    rf_epoll_add(b, c->setup_fd, RF_TAG_CLIENT_SETUP, c->slot) < 0) {
 		rf_warn("client %s: epoll", c->man.name);
@@ -637,7 +638,15 @@ void rf_client_on_sock(struct rf_broker *b, struct rf_bclient *c)
 			return;
 		}
 		if (len == 0) {
-			rf_sv_event(b, c, RF_SV_KILL, "closed its connection");
+			/*
+			 * Usually the process died and its socket closed before its
+			 * SIGCHLD arrived: record the death's own status then, not a
+			 * kill.  A live process that hung up is killed; its death says so.
+			 */
+			c->eof_kill = true;
+			rf_client_kill(b, c, NULL);
+			if (c->pid > 0)
+				kill(c->pid, SIGKILL);
 			return;
 		}
 		if ((size_t)len > RF_CTL_MAX_SIZE) {
@@ -689,29 +698,30 @@ void rf_client_on_sock(struct rf_broker *b, struct rf_bclient *c)
 	}
 }
 
-void rf_client_on_resp(struct rf_broker *b, struct rf_bclient *c)
+bool rf_client_take_responses(struct rf_broker *b, struct rf_bclient *c)
 {
-	uint64_t v;
-	if (read(c->resp_efd, &v, sizeof v) < 0 && errno != EAGAIN)
-		return;
 	struct rf_wire_response r[64];
 	for (int rounds = 0; rounds < 64 && c->shm; rounds++) {
 		int n = rf_respring_pop(&c->resp, r, 64);
 		if (n < 0) {
 			c->invalid++;
 			rf_sv_event(b, c, RF_SV_KILL, "corrupt response ring");
-			return;
+			return false;
 		}
 		for (int i = 0; i < n; i++)
 			rf_arbiter_on_response(b, c, &r[i]);
 		if (n < 64)
-			return;
+			return n > 0 || rounds > 0;
 	}
-	/* more left: come back on the next turn of the loop */
-	uint64_t one = 1;
-	if (c->resp_efd >= 0 && write(c->resp_efd, &one, sizeof one) < 0) {
-		/* the counter is saturated: it is readable anyway */
-	}
+	return true;
+}
+
+void rf_client_on_resp(struct rf_broker *b, struct rf_bclient *c)
+{
+	uint64_t v;
+	if (read(c->resp_efd, &v, sizeof v) < 0 && errno != EAGAIN)
+		return;
+	rf_client_take_responses(b, c);
 }
 
 int rf_client_push(struct rf_broker *b, struct rf_bclient *c, uint64_t id)
@@ -733,6 +743,7 @@ int rf_client_push(struct rf_broker *b, struct rf_bclient *c, uint64_t id)
 		return -EPROTO;
 	}
 	c->delivered++;
+	c->unflushed = true;
 	return 0;
 }
 
@@ -740,8 +751,9 @@ void rf_clients_flush(struct rf_broker *b)
 {
 	for (unsigned i = 0; i < b->nclients; i++) {
 		struct rf_bclient *c = &b->clients[i];
-		if (!c->shm || c->evt.head == c->evt.tail)
+		if (!c->unflushed || !c->shm)
 			continue;
+		c->unflushed = false;
 		if (rf_evring_need_wakeup(&c->evt)) {
 			uint64_t one = 1;
 			if (write(c->evt_efd, &one, sizeof one) < 0) {
@@ -749,6 +761,25 @@ void rf_clients_flush(struct rf_broker *b)
 			}
 		}
 	}
+}
+
+bool rf_clients_prepare_sleep(struct rf_broker *b)
+{
+	bool ready = false;
+	for (unsigned i = 0; i < b->nclients; i++) {
+		struct rf_bclient *c = &b->clients[i];
+		if (c->shm)
+			__atomic_store_n(&c->resp.ctl->waiting, 1, __ATOMIC_RELAXED);
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < b->nclients; i++) {
+		struct rf_bclient *c = &b->clients[i];
+		if (c->shm && __atomic_load_n(&c->resp.ctl->head, __ATOMIC_ACQUIRE) != c->resp.tail) {
+			ready = true;
+			rf_client_take_responses(b, c);
+		}
+	}
+	return ready;
 }
 
 bool rf_client_wants_auth(const struct rf_bclient *c, unsigned type)
@@ -768,6 +799,7 @@ void rf_client_on_exit(struct rf_broker *b, pid_t pid, int status)
 			snprintf(st, sizeof st, "signal %d", WTERMSIG(status));
 		else
 			snprintf(st, sizeof st, "exit %d", WEXITSTATUS(status));
+		c->last_pid = pid;
 		c->pid = 0;
 		rf_sv_event(b, c, RF_SV_DIED, st);
 		return;

@@ -21,6 +21,7 @@
 
 #include "broker/broker.h"
 #include "broker/mounts.h"
+#include "broker/sandbox.h"
 #include "common/log.h"
 #include "ringfence/ringfence.h"
 
@@ -449,6 +450,13 @@ int rf_broker_init(struct rf_broker *b, const struct rf_config *cfg)
 		return r;
 	}
 	rf_mount_kernel_fs();
+	/* client cgroups are per instance: named after a hash of the state directory */
+	uint32_t h = 2166136261u;
+	for (const char *p = b->cfg.state_dir; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	char inst[16];
+	snprintf(inst, sizeof inst, "%08x", h);
+	rf_sandbox_set_instance(inst);
 	if ((r = rf_proctable_init(&b->procs, 1u << 20)) < 0)
 		return r;
 	r = rf_proctable_seed(&b->procs);
@@ -584,7 +592,10 @@ int rf_broker_run(struct rf_broker *b)
 	sd_notifyf(0, "READY=1\nSTATUS=%u sensors, %u clients\nMAINPID=%d", b->nsensors, b->nclients,
 		   (int)b->self);
 	while (!b->stopping) {
-		int n = epoll_wait(b->epfd, evs, 64, -1);
+		/* responses that came while we were busy are handled without sleeping */
+		int timeout = rf_clients_prepare_sleep(b) ? 0 : -1;
+		rf_clients_flush(b);
+		int n = epoll_wait(b->epfd, evs, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

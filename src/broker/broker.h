@@ -138,6 +138,9 @@ struct rf_bclient {
 	int notify_fd;                 /* seccomp user notifications, -1 */
 	bool first_exec_done;
 	uint64_t alerts, alerts_dropped, alerts_in_window, alert_window_ms;
+	bool unflushed;                /* pushed to since the last wake-up check */
+	bool eof_kill;                 /* SIGKILLed after its connection closed */
+	pid_t last_pid;                /* of the process last reaped */
 	uint64_t seccomp_denied;
 	uint32_t seccomp_by_nr[512];   /* denials per syscall number */
 };
@@ -280,8 +283,16 @@ void rf_alert(struct rf_broker *b, const char *client, const char *kind, const c
  * numbers.  Returns 0, -ENOSPC (dropped and counted) or -EPROTO (client killed).
  */
 int rf_client_push(struct rf_broker *b, struct rf_bclient *c, uint64_t id);
-/* Wakes every client that asked for it after a batch of pushes. */
+/* Wakes every client pushed to since the last flush that asked to be woken. */
 void rf_clients_flush(struct rf_broker *b);
+/*
+ * Before the loop sleeps: asks every client to signal its next response and
+ * handles responses that arrived meanwhile.  True when there were any (do
+ * not sleep).
+ */
+bool rf_clients_prepare_sleep(struct rf_broker *b);
+/* Handles the responses in c's ring; true when there were any. */
+bool rf_client_take_responses(struct rf_broker *b, struct rf_bclient *c);
 /* True when the client receives type as AUTH (enforcing, live, subscribed). */
 bool rf_client_wants_auth(const struct rf_bclient *c, unsigned type);
 const char *rf_client_state_name(enum rf_client_state s);

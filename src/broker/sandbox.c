@@ -381,6 +381,14 @@ static void note(struct rf_sandbox *sb, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The parent cgroup of this broker's clients: unique per broker instance. */
+static char cg_instance[64] = "ringfence";
+
+void rf_sandbox_set_instance(const char *id)
+{
+	snprintf(cg_instance, sizeof cg_instance, "ringfence-%s", id);
+}
+
 static uint64_t mem_bytes(const struct rf_manifest *m)
 {
 	return (uint64_t)m->memory_mb << 20;
@@ -451,7 +459,7 @@ static void v2_make(struct rf_sandbox *sb, const char *base, unsigned mask, cons
 {
 	char parent[PATH_MAX], leaf[PATH_MAX];
 	v2_delegate(sb, base, &mask);
-	if (!mask || path_join(parent, sizeof parent, base, "ringfence") < 0)
+	if (!mask || path_join(parent, sizeof parent, base, cg_instance) < 0)
 		return;
 	if (mkdir(parent, 0755) < 0 && errno != EEXIST) {
 		note(sb, "v2: mkdir %s: %s", parent, strerror(errno));
@@ -487,7 +495,7 @@ static void v1_make(struct rf_sandbox *sb, char dirs[3][PATH_MAX], unsigned mask
 		int r;
 		if (!(mask & bit))
 			continue;
-		if (path_join(parent, sizeof parent, dirs[i], "ringfence") < 0 ||
+		if (path_join(parent, sizeof parent, dirs[i], cg_instance) < 0 ||
 		    path_join(leaf, sizeof leaf, parent, m->name) < 0)
 			continue;
 		/* hierarchies with several controllers (cpu,cpuacct,memory) share a directory */

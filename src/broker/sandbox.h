@@ -158,4 +158,11 @@ const char *rf_sandbox_cgroup_name(enum rf_cgroup_kind kind);
  */
 void rf_sandbox_release(struct rf_sandbox *sb);
 
+/*
+ * Names this broker instance's parent cgroup ("ringfence-ID"), so that two
+ * brokers on one machine (or a test beside a deployment) never share or
+ * empty each other's client cgroups.  Call once before the first prepare.
+ */
+void rf_sandbox_set_instance(const char *id);
+
 #endif

@@ -170,7 +170,13 @@ static enum rf_client_state on_died(struct rf_broker *b, struct rf_bclient *c, c
 	struct rf_death *d = &c->death_log[c->deaths % RF_DEATH_LOG];
 	d->time_ms = rf_now_realtime_ms();
 	snprintf(d->status, sizeof d->status, "%s", status);
-	snprintf(d->reason, sizeof d->reason, "%s", c->kill_reason[0] ? c->kill_reason : status);
+	if (c->kill_reason[0])
+		snprintf(d->reason, sizeof d->reason, "%s", c->kill_reason);
+	else if (c->eof_kill && !strcmp(status, "signal 9"))
+		snprintf(d->reason, sizeof d->reason, "killed: closed its connection");
+	else
+		snprintf(d->reason, sizeof d->reason, "%s", status);
+	c->eof_kill = false;
 	memcpy(d->binary_sha256, c->binary_sha256, sizeof d->binary_sha256);
 	snprintf(d->content_version, sizeof d->content_version, "%s", c->man.content_version);
 	unsigned recent = recent_deaths(b, c, now);
@@ -189,8 +195,12 @@ static enum rf_client_state on_died(struct rf_broker *b, struct rf_bclient *c, c
 	if (now - c->started_at_ms > HEALTHY_RESET_MS)
 		c->backoff_ms = BACKOFF_MIN_MS;
 	c->restart_at_ms = now + c->backoff_ms;
-	rf_warnx("client %s died: %s (%s); restart in %llu ms", c->man.name, d->reason, status,
-		 (unsigned long long)c->backoff_ms);
+	if (strcmp(d->reason, status))
+		rf_warnx("client %s (pid %d) died: %s (%s); restart in %llu ms", c->man.name,
+			 (int)c->last_pid, status, d->reason, (unsigned long long)c->backoff_ms);
+	else
+		rf_warnx("client %s (pid %d) died: %s; restart in %llu ms", c->man.name,
+			 (int)c->last_pid, status, (unsigned long long)c->backoff_ms);
 	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 	return RF_CS_BACKOFF;
 }

@@ -77,7 +77,7 @@ check_process() {   # pid
 	[ "$(stat -c %u "/proc/$pid")" = "$CUID" ] || fail "client pid $pid does not run as uid $CUID"
 	[ "$(readlink "/proc/$pid/ns/net")" != "$(readlink /proc/self/ns/net)" ] || fail "client shares our network namespace"
 	if [ "$CG" != unavailable ]; then
-		grep -q '/ringfence/probe$' "/proc/$pid/cgroup" || fail "client not in its cgroup: $(cat "/proc/$pid/cgroup")"
+		grep -q '/ringfence-[0-9a-f]*/probe$' "/proc/$pid/cgroup" || fail "client not in its cgroup: $(cat "/proc/$pid/cgroup")"
 	fi
 }
 PID=$(probe | jq -r .pid)
@@ -102,7 +102,7 @@ for _ in $(seq 100); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; d
 kill -0 "$BROKER_PID" 2>/dev/null && fail "broker did not exit on SIGTERM"
 BROKER_PID=""
 if [ "$CG" != unavailable ]; then
-	left=$(find /sys/fs/cgroup -type d -path '*/ringfence/probe' 2>/dev/null)
+	left=$(find /sys/fs/cgroup -type d -path '*/ringfence-*/probe' 2>/dev/null)
 	[ -z "$left" ] || fail "client cgroup left behind: $left"
 fi
 ok "sandbox: contained, counted, released"
