@@ -782,6 +782,15 @@ bool rf_clients_prepare_sleep(struct rf_broker *b)
 	return ready;
 }
 
+bool rf_client_has_room(const struct rf_bclient *c, uint32_t bytes)
+{
+	/* flow control only: a lying tail can only slow its own replay */
+	uint64_t tail = __atomic_load_n(&c->evt.ctl->tail, __ATOMIC_ACQUIRE);
+	if (tail > c->evt.head)
+		return true;
+	return c->evt.size - (c->evt.head - tail) >= bytes;
+}
+
 bool rf_client_wants_auth(const struct rf_bclient *c, unsigned type)
 {
 	return c->shm && c->man.enforce && (c->auth_mask & (1ull << type)) &&

@@ -293,6 +293,8 @@ void rf_clients_flush(struct rf_broker *b);
 bool rf_clients_prepare_sleep(struct rf_broker *b);
 /* Handles the responses in c's ring; true when there were any. */
 bool rf_client_take_responses(struct rf_broker *b, struct rf_bclient *c);
+/* True when c's event ring has at least bytes free (for sources that can wait). */
+bool rf_client_has_room(const struct rf_bclient *c, uint32_t bytes);
 /* True when the client receives type as AUTH (enforcing, live, subscribed). */
 bool rf_client_wants_auth(const struct rf_bclient *c, unsigned type);
 const char *rf_client_state_name(enum rf_client_state s);
