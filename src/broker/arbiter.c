@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "common/cpu.h"
 #include "common/log.h"
 #include "ringfence/ringfence.h"
 
@@ -309,6 +310,20 @@ static void maybe_complete(struct rf_broker *b, struct rf_pending *p)
 		decide(b, p, b->cfg.default_verdict, RF_DECIDER_DEFAULT, -1);
 }
 
+/*
+ * The client behind bit can no longer vote on p (its deadline passed, it
+ * died, it unsubscribed): its vote is the policy's default, now.
+ */
+static void vote_default(struct rf_broker *b, struct rf_pending *p, uint64_t bit)
+{
+	p->asked &= ~bit;
+	p->all_cache = false;
+	if (b->cfg.default_verdict == RF_DENY)
+		decide(b, p, RF_DENY, RF_DECIDER_DEFAULT, -1);
+	else
+		maybe_complete(b, p);
+}
+
 /* Answers an event that never entered the table. */
 static void answer_now(struct rf_broker *b, int fd, uint8_t verdict, uint8_t by)
 {
@@ -474,14 +489,6 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 
 #define SPIN_NS 30000
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
 
 /*
  * A client answers in a few microseconds; a sleeping hand-off costs tens.
@@ -507,7 +514,7 @@ static void spin_for_responses(struct rf_broker *b)
 		}
 		if ((k & 15) == 15 && rf_now_mono_ns() > end)
 			break;
-		cpu_relax();
+		rf_cpu_relax();
 	}
 }
 
@@ -568,12 +575,7 @@ void rf_arbiter_on_timer(struct rf_broker *b)
 				if (!p || !(p->asked & bit) || (p->answered & bit))
 					continue;
 				missed[i]++;
-				p->asked &= ~bit;
-				p->all_cache = false;
-				if (b->cfg.default_verdict == RF_DENY)
-					decide(b, p, RF_DENY, RF_DECIDER_DEFAULT, -1);
-				else
-					maybe_complete(b, p);
+				vote_default(b, p, bit);
 			}
 		}
 	}
@@ -647,12 +649,7 @@ void rf_arbiter_client_gone(struct rf_broker *b, struct rf_bclient *c)
 				continue;
 			if (rf_client_wants_auth(c, p->type))
 				continue;   /* still subscribed to this type: keep waiting */
-			p->asked &= ~bit;
-			p->all_cache = false;
-			if (b->cfg.default_verdict == RF_DENY)
-				decide(b, p, RF_DENY, RF_DECIDER_DEFAULT, -1);
-			else
-				maybe_complete(b, p);
+			vote_default(b, p, bit);
 		}
 	}
 	if (b->timerfd >= 0)

@@ -46,6 +46,15 @@ uint64_t rf_now_realtime_ms(void)
 	return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
 }
 
+void rf_broker_signals(sigset_t *ret_set)
+{
+	sigemptyset(ret_set);
+	sigaddset(ret_set, SIGCHLD);
+	sigaddset(ret_set, SIGTERM);
+	sigaddset(ret_set, SIGINT);
+	sigaddset(ret_set, SIGHUP);
+}
+
 int rf_epoll_add(struct rf_broker *b, int fd, enum rf_tag tag, uint32_t idx)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)tag << 32) | idx };
@@ -429,12 +438,8 @@ int rf_broker_init(struct rf_broker *b, const struct rf_config *cfg)
 	if (b->epfd < 0)
 		return -errno;
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	rf_broker_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);   /* main() did so before any thread; harmless again */
 	signal(SIGPIPE, SIG_IGN);
 	b->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	b->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);

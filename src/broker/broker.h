@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include "broker/config.h"
@@ -241,6 +242,8 @@ uint64_t rf_now_ms(void);
 uint64_t rf_now_realtime_ms(void);
 
 /* broker.c */
+/* The signals the loop takes from its signalfd (block them before any thread starts). */
+void rf_broker_signals(sigset_t *ret_set);
 int rf_broker_init(struct rf_broker *b, const struct rf_config *cfg);
 int rf_broker_run(struct rf_broker *b);
 void rf_broker_free(struct rf_broker *b);

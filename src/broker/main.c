@@ -101,11 +101,7 @@ int main(int argc, char **argv)
 	 * swallow SIGCHLD, and a dead client would never be reaped.
 	 */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	rf_broker_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	rf_log_start("ringfenced", verbose ? RF_LOG_DEBUG : RF_LOG_INFO);
 	static struct rf_broker b;

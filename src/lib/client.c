@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cpu.h"
 #include "common/ring.h"
 #include "common/wire.h"
 #include "ringfence/ringfence.h"
@@ -439,14 +440,6 @@ static int take_one(rf_client_t *c, const struct rf_message **ret_msg)
 	}
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
 
 /*
  * Before sleeping, watch the ring briefly (RF_SPIN_US, default 50 us): an
@@ -472,7 +465,7 @@ static bool spin_for_events(rf_client_t *c)
 			if ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec > end)
 				return false;
 		}
-		cpu_relax();
+		rf_cpu_relax();
 	}
 }
 
