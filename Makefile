@@ -95,6 +95,8 @@ $(B)/bin/rf-example-deny-exec: $(call obj,examples/deny-exec/deny-exec.c) $(B)/l
 
 include tests/tests.mk
 include tests/fuzz/fuzz.mk
+include src/content/content.mk
+all: $(CONTENT_BINS)
 include bench/bench.mk
 
 run: deps

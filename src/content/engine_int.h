@@ -17,6 +17,9 @@
 #define RFE_RE_HEAP_LIMIT_KB 1024u
 #define RFE_RE_NEST_LIMIT 64u
 
+/* lowered and fields_used are bit sets over field ids */
+_Static_assert(RFS_NFIELDS <= 32, "engine: more than 32 fields need wider bit sets");
+
 struct rfe_pred {
 	uint16_t field;
 	uint8_t op;                /* enum rfb_op */

@@ -576,8 +576,10 @@ int rfe_load(const void *data, size_t len, const struct rfs_field *schema, size_
 	if (len > RFB_MAX_SIZE)
 		return refuse(&l, "bundle: %zu bytes, limit %u", len, RFB_MAX_SIZE);
 	l.e = calloc(1, sizeof *l.e);
-	if (!l.e)
-		return refuse(&l, "out of memory"), -ENOMEM;
+	if (!l.e) {
+		refuse(&l, "out of memory");
+		return -ENOMEM;
+	}
 	int r;
 	if ((r = check_header(&l)) < 0 || (r = check_sections(&l)) < 0 || (r = check_schema(&l)) < 0 ||
 	    (r = load_strings(&l)) < 0 || (r = load_regex(&l)) < 0 || (r = load_preds(&l)) < 0 ||

@@ -14,7 +14,7 @@
 # need not be linked.  -z start-stop-gc (GNU ld >= 2.37, lld) lets the
 # coverage tables of dropped functions go with them.
 
-FUZZ_NAMES  := msg ctl ops_req recfile config respring
+FUZZ_NAMES  := msg ctl ops_req recfile config respring bundle
 FUZZ_BINS   := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_OBJDIR := $(B)/fuzz-obj
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
@@ -35,6 +35,9 @@ FUZZ_SRCS_recfile  := src/common/recfile.c src/lib/msg.c
 FUZZ_SRCS_config   := src/broker/config.c src/lib/msg.c
 FUZZ_LIBS_config   := -linih
 FUZZ_SRCS_respring := src/common/ring.c src/common/msgbuild.c src/lib/msg.c
+# the content bundle loader and evaluator (src/content/content.mk; seeds: make fuzz-corpus-bundle)
+FUZZ_SRCS_bundle   := src/content/load.c src/content/eval.c src/content/schema.c
+FUZZ_LIBS_bundle   := -lpcre2-8 -lsodium
 
 .PHONY: fuzz fuzz-smoke fuzz-corpus
 fuzz: $(FUZZ_BINS)

@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SECS=${RF_FUZZ_SECONDS:-20}
 JOBS=${RF_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 [ "$JOBS" -gt 2 ] && JOBS=2
-NAMES=(msg ctl ops_req recfile config respring)
+NAMES=(msg ctl ops_req recfile config respring bundle)
 
 for n in "${NAMES[@]}"; do
 	if [ ! -x "$B/fuzz/fuzz_$n" ]; then
@@ -36,6 +36,7 @@ run_one() {   # name -> writes $WORK/NAME.rc
 	ctl) max=4184 ;;           # RF_CTL_MAX_SIZE + 64
 	recfile) max=24576 ;;      # a few maximal records
 	respring) max=22080 ;;     # a whole image (the seeds) + a script
+	bundle) max=16384 ;;       # a few compiled rules (the seeds are 1-3 KiB)
 	esac
 	# no -jobs: one process per harness keeps the wall time predictable
 	"$B/fuzz/fuzz_$n" -max_total_time="$SECS" -max_len=$max -rss_limit_mb=2048 -timeout=10 \
