@@ -97,6 +97,8 @@ include tests/tests.mk
 include tests/fuzz/fuzz.mk
 include src/content/content.mk
 all: $(CONTENT_BINS)
+include src/clients/rf-scan/scan.mk
+all: $(SCAN_BINS)
 include bench/bench.mk
 
 run: deps

@@ -225,6 +225,7 @@ struct rf_msg_hdr {
 };
 
 #define RF_MSG_F_REPLAYED 0x1u     /* came from the replay source, not the kernel */
+#define RF_MSG_F_HAS_FD   0x2u     /* AUTH: the file's descriptor was sent; rf_msg_fd() */
 
 struct rf_message {
 	struct rf_msg_hdr hdr;

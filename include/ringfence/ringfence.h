@@ -75,6 +75,15 @@ int rf_subscribe(rf_client_t *c, enum rf_event_type type, enum rf_action action)
 int rf_unsubscribe(rf_client_t *c, enum rf_event_type type, enum rf_action action);
 
 /*
+ * Like rf_subscribe() with RF_ACTION_AUTH (the only action accepted), and
+ * the events come with a read-only descriptor of the file (the one being
+ * executed or opened), for clients that read its content: rf_msg_fd().
+ * rf_subscribe() of the same type and action turns the descriptors off
+ * again.  A client in monitor mode gets NOTIFY events, without descriptors.
+ */
+int rf_subscribe_fd(rf_client_t *c, enum rf_event_type type, enum rf_action action);
+
+/*
  * Tells the broker that the client is ready (subscriptions made, content
  * loaded).  The supervisor counts a client that never says so as failed.
  */
@@ -160,6 +169,17 @@ const char *rf_msg_str(const struct rf_message *msg, rf_str_t s);
  */
 int rf_emit_alert(rf_client_t *c, const struct rf_message *msg, const char *rule_id,
 		  const char *title, const char *level, const char *tags);
+
+/*
+ * The read-only descriptor of the file of the AUTH message msg (the message
+ * rf_next() returned last), or -1: not subscribed with rf_subscribe_fd(),
+ * not an AUTH message, or the broker could not send it (its socket was
+ * full; the event is still to be answered).  The library owns the
+ * descriptor and closes it at the next rf_next() or rf_client_free(): dup()
+ * it to keep it.  It shares its file offset with the broker's: use pread()
+ * or mmap(), not read() and lseek().
+ */
+int rf_msg_fd(rf_client_t *c, const struct rf_message *msg);
 
 /* Lower-case name of an event type ("exec", "close_write", ...), or NULL. */
 const char *rf_event_type_name(unsigned type);

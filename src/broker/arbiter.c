@@ -465,7 +465,18 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 				m->hdr.mono_ns + (uint64_t)c->deadline_ms[q] * 1000000ull;
 			aq->tail++;
 		}
-		if (!queue_ok || rf_client_push(b, c, p->id) < 0) {
+		/*
+		 * The descriptor goes first, the event after it: a client that
+		 * reads an event marked RF_MSG_F_HAS_FD finds its descriptor
+		 * already queued and never waits for it.  If the push then fails
+		 * the datagram is stale, and the client discards it by id.
+		 */
+		bool with_fd = queue_ok && (c->fd_mask & (1ull << type)) && rf_client_send_fd(c, p->id, md->fd) == 0;
+		if (with_fd)
+			m->hdr.flags |= RF_MSG_F_HAS_FD;
+		int pushed = queue_ok ? rf_client_push(b, c, p->id) : -1;
+		m->hdr.flags &= (uint8_t)~RF_MSG_F_HAS_FD;
+		if (pushed < 0) {
 			/* no room (or killed): this client's vote is the default, now */
 			c->auth_full++;
 			p->asked &= ~(1ull << i);

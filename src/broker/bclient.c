@@ -133,7 +133,7 @@ static void disconnect(struct rf_broker *b, struct rf_bclient *c)
 		munmap(c->shm, c->shm_size);
 	c->shm = NULL;
 	bool had_auth = c->auth_mask != 0;
-	c->auth_mask = c->notify_mask = 0;
+	c->auth_mask = c->notify_mask = c->fd_mask = 0;
 	c->npmutes = 0;
 	for (unsigned i = 0; i < c->ntmutes; i++)
 		free(c->tmutes[i].path);
@@ -341,6 +341,8 @@ static const uint8_t permit[RF_CTL_MAX] = {
 #define LIVE (S(RF_CS_CONNECTED) | S(RF_CS_RUNNING) | S(RF_CS_DEMOTED))
 	[RF_CTL_HELLO] = S(RF_CS_STARTING),
 	[RF_CTL_SUBSCRIBE] = LIVE,
+	[RF_CTL_SUBSCRIBE_FD] = LIVE,
+	/* RF_CTL_FD goes broker -> client only: 0 here, so a client's is malformed */
 	[RF_CTL_UNSUBSCRIBE] = LIVE,
 	[RF_CTL_MUTE_PROC] = LIVE,
 	[RF_CTL_UNMUTE_PROC] = LIVE,
@@ -377,6 +379,7 @@ int rf_ctl_validate(const void *buf, size_t len, enum rf_client_state st)
 		return m.proto_version == RF_PROTO_VERSION ? 0 : RF_E_VERSION;
 	}
 	case RF_CTL_SUBSCRIBE:
+	case RF_CTL_SUBSCRIBE_FD:
 	case RF_CTL_UNSUBSCRIBE: {
 		struct rf_ctl_sub m;
 		if (len != sizeof m)
@@ -385,6 +388,9 @@ int rf_ctl_validate(const void *buf, size_t len, enum rf_client_state st)
 		if (m.type == RF_EVENT_NONE || m.type >= RF_EVENT_MAX || m.action > RF_ACTION_AUTH)
 			return RF_E_INVAL;
 		if (m.action == RF_ACTION_AUTH && !RF_EVENT_IS_AUTHABLE(m.type))
+			return RF_E_INVAL;
+		/* only AUTH events have a descriptor (fanotify's) to pass */
+		if (h.type == RF_CTL_SUBSCRIBE_FD && m.action != RF_ACTION_AUTH)
 			return RF_E_INVAL;
 		return 0;
 	}
@@ -455,7 +461,8 @@ int rf_ctl_validate(const void *buf, size_t len, enum rf_client_state st)
 	}
 }
 
-static int do_subscribe(struct rf_broker *b, struct rf_bclient *c, const struct rf_ctl_sub *m, bool on)
+static int do_subscribe(struct rf_broker *b, struct rf_bclient *c, const struct rf_ctl_sub *m, bool on,
+			bool want_fd)
 {
 	uint64_t bit = 1ull << m->type;
 	bool auth = m->action == RF_ACTION_AUTH;
@@ -463,6 +470,12 @@ static int do_subscribe(struct rf_broker *b, struct rf_bclient *c, const struct 
 		return RF_E_PERM;
 	if (on && auth && c->demoted)
 		return RF_E_PERM;   /* demoted for missing deadlines: telemetry only */
+	/* the descriptor goes with AUTH events, which a monitoring client never gets
+	 * (its AUTH becomes NOTIFY): then the request has no effect */
+	if (auth && on)
+		c->fd_mask = want_fd ? (c->fd_mask | bit) : (c->fd_mask & ~bit);
+	else if (auth)
+		c->fd_mask &= ~bit;
 	/* a monitoring client never holds the kernel: its AUTH becomes NOTIFY */
 	if (auth && !c->man.enforce)
 		auth = false;
@@ -592,10 +605,11 @@ static int handle_ctl(struct rf_broker *b, struct rf_bclient *c, const unsigned 
 	memcpy(&h, buf, sizeof h);
 	switch (h.type) {
 	case RF_CTL_SUBSCRIBE:
+	case RF_CTL_SUBSCRIBE_FD:
 	case RF_CTL_UNSUBSCRIBE: {
 		struct rf_ctl_sub m;
 		memcpy(&m, buf, sizeof m);
-		return do_subscribe(b, c, &m, h.type == RF_CTL_SUBSCRIBE);
+		return do_subscribe(b, c, &m, h.type != RF_CTL_UNSUBSCRIBE, h.type == RF_CTL_SUBSCRIBE_FD);
 	}
 	case RF_CTL_MUTE_PROC:
 	case RF_CTL_UNMUTE_PROC: {
@@ -722,6 +736,45 @@ void rf_client_on_resp(struct rf_broker *b, struct rf_bclient *c)
 	if (read(c->resp_efd, &v, sizeof v) < 0 && errno != EAGAIN)
 		return;
 	rf_client_take_responses(b, c);
+}
+
+/*
+ * Passes the file of AUTH event id to the client: one RF_CTL_FD datagram
+ * with fd attached.  fd is the fanotify event's descriptor, opened read-only
+ * by the kernel for the permission group (and marked so that reading it
+ * raises no further events); SCM_RIGHTS hands the client a new descriptor
+ * of that same open file description, which is what dup() would give, so no
+ * path is ever opened here (an open inside the watched scope would raise a
+ * permission event that only this thread can answer).  Never blocks: a full
+ * socket is counted and the event goes without.  0 when sent.
+ */
+int rf_client_send_fd(struct rf_bclient *c, uint64_t id, int fd)
+{
+	struct rf_ctl_fd m = { 0 };
+	m.hdr.size = sizeof m;
+	m.hdr.version = RF_PROTO_VERSION;
+	m.hdr.type = RF_CTL_FD;
+	m.magic = RF_CTL_FD_MAGIC;
+	m.id = id;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cb;
+	memset(&cb, 0, sizeof cb);
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.buf,
+			     .msg_controllen = sizeof cb.buf };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	if (c->sock < 0 || fd < 0 || sendmsg(c->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof m) {
+		c->fd_failed++;
+		return -1;
+	}
+	c->fd_sent++;
+	return 0;
 }
 
 int rf_client_push(struct rf_broker *b, struct rf_bclient *c, uint64_t id)

@@ -107,6 +107,8 @@ struct rf_bclient {
 	struct rf_respring resp;
 	uint64_t auth_mask;            /* 1 << type subscribed as AUTH */
 	uint64_t notify_mask;
+	uint64_t fd_mask;              /* 1 << type: AUTH events come with the file's descriptor */
+	uint64_t fd_sent, fd_failed;   /* descriptors passed, and not passed (socket full) */
 	struct rf_proc_mute pmutes[RF_CLIENT_MUTES];
 	unsigned npmutes;
 	struct rf_path_mute tmutes[RF_CLIENT_MUTES];
@@ -286,6 +288,7 @@ void rf_alert(struct rf_broker *b, const char *client, const char *kind, const c
  * numbers.  Returns 0, -ENOSPC (dropped and counted) or -EPROTO (client killed).
  */
 int rf_client_push(struct rf_broker *b, struct rf_bclient *c, uint64_t id);
+int rf_client_send_fd(struct rf_bclient *c, uint64_t id, int fd);
 /* Wakes every client pushed to since the last flush that asked to be woken. */
 void rf_clients_flush(struct rf_broker *b);
 /*

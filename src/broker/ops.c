@@ -150,6 +150,8 @@ static json_object *client_json(const struct rf_bclient *c)
 	ADD(o, "auth_missed", I64(c->auth_missed));
 	ADD(o, "auth_ring_full", I64(c->auth_full));
 	ADD(o, "late", I64(c->late));
+	ADD(o, "fd_sent", I64(c->fd_sent));
+	ADD(o, "fd_failed", I64(c->fd_failed));
 	ADD(o, "duplicate", I64(c->duplicate));
 	ADD(o, "foreign", I64(c->foreign));
 	ADD(o, "invalid", I64(c->invalid));

@@ -74,6 +74,8 @@ enum rf_ctl_type {
 	RF_CTL_READY = 10,         /* no payload */
 	RF_CTL_ACK = 11,           /* broker -> client: rf_ctl_ack */
 	RF_CTL_ALERT = 12,         /* rf_ctl_alert + strings + trigger message; not acknowledged */
+	RF_CTL_SUBSCRIBE_FD = 13,  /* rf_ctl_sub, AUTH only: also pass the file's descriptor */
+	RF_CTL_FD = 14,            /* broker -> client only: rf_ctl_fd + [one O_RDONLY descriptor] */
 	RF_CTL_MAX
 };
 
@@ -135,6 +137,21 @@ struct rf_ctl_ack {
 	uint32_t reserved;
 };
 
+/*
+ * The file of an AUTH event, for clients subscribed with RF_CTL_SUBSCRIBE_FD.
+ * Sent before the event is pushed to the ring, with exactly one descriptor
+ * (SCM_RIGHTS): the fanotify event's own read-only open file description.
+ * The event then carries RF_MSG_F_HAS_FD.  Not acknowledged; never accepted
+ * from a client.
+ */
+#define RF_CTL_FD_MAGIC 0x52464644u /* "RFFD" */
+struct rf_ctl_fd {
+	struct rf_ctl_hdr hdr;
+	uint32_t magic;            /* RF_CTL_FD_MAGIC */
+	uint32_t reserved;
+	uint64_t id;               /* rf_msg_hdr.id of the AUTH event */
+};
+
 #define RF_ALERT_STR_MAX 255
 
 /* Followed by rule_id, title, level, tags (no NULs), then the trigger message. */
@@ -155,6 +172,7 @@ _Static_assert(sizeof(struct rf_ctl_mute_proc) == 32, "mute proc layout");
 _Static_assert(sizeof(struct rf_ctl_mute_path) == 24, "mute path layout");
 _Static_assert(sizeof(struct rf_ctl_ack) == 24, "ack layout");
 _Static_assert(sizeof(struct rf_ctl_alert) == 32, "alert layout");
+_Static_assert(sizeof(struct rf_ctl_fd) == 32, "fd layout");
 
 /* ---- operator control socket (rfctl <-> ringfenced) ---- */
 

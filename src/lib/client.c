@@ -26,6 +26,8 @@
 
 #define HANDSHAKE_TIMEOUT_MS 5000
 #define REQUEST_TIMEOUT_MS 5000
+#define FD_STASH 16                /* descriptors received ahead of their events */
+#define FD_DRAIN_MAX 64            /* datagrams read looking for one descriptor */
 
 struct rf_client {
 	int sock;
@@ -41,6 +43,11 @@ struct rf_client {
 	bool closed;
 	uint64_t spin_ns;          /* UINT64_MAX until read from RF_SPIN_US */
 	struct rf_client_stats stats;
+	/* descriptors of AUTH events (RF_CTL_FD), by event id */
+	struct { uint64_t id; int fd; } stash[FD_STASH];
+	unsigned nstash;
+	int cur_fd;                /* the current message's, owned until the next rf_next() */
+	uint64_t cur_fd_id;
 	_Alignas(8) unsigned char buf[RF_MSG_MAX];
 };
 
@@ -192,6 +199,7 @@ rf_client_t *rf_client_new(const char *name, int *ret_err)
 	}
 	c->sock = (int)fd;
 	c->evt_efd = c->resp_efd = -1;
+	c->cur_fd = -1;
 	c->spin_ns = UINT64_MAX;
 	err = handshake(c, name);
 	if (err != RF_OK)
@@ -212,8 +220,96 @@ void rf_client_free(rf_client_t *c)
 		return;
 	if (c->shm)
 		munmap(c->shm, c->shm_size);
-	close_fds((int[]){ c->sock, c->evt_efd, c->resp_efd }, 3);
+	close_fds((int[]){ c->sock, c->evt_efd, c->resp_efd, c->cur_fd }, 4);
+	for (unsigned i = 0; i < c->nstash; i++)
+		close(c->stash[i].fd);
 	free(c);
+}
+
+/* Keeps a received descriptor for its event; when full, the oldest goes. */
+static void stash_fd(rf_client_t *c, uint64_t id, int fd)
+{
+	if (c->nstash == FD_STASH) {
+		unsigned old = 0;
+		for (unsigned i = 1; i < c->nstash; i++)
+			if (c->stash[i].id < c->stash[old].id)
+				old = i;
+		close(c->stash[old].fd);
+		c->stash[old] = c->stash[--c->nstash];
+	}
+	c->stash[c->nstash].id = id;
+	c->stash[c->nstash].fd = fd;
+	c->nstash++;
+}
+
+enum { CTL_NONE, CTL_ACK, CTL_FD, CTL_EOF };
+
+/*
+ * Receives one datagram from the control socket without waiting: an ACK is
+ * copied to *ack, a well-formed RF_CTL_FD has its descriptor stashed.
+ * Returns CTL_NONE (nothing there, or a malformed FD datagram, discarded and
+ * counted), CTL_ACK, CTL_FD, CTL_EOF, or a negative rf_err.  Every received
+ * descriptor is either stashed or closed.
+ */
+static int recv_ctl(rf_client_t *c, struct rf_ctl_ack *ack)
+{
+	union {
+		struct rf_ctl_ack ack;
+		struct rf_ctl_fd fd;
+		unsigned char raw[64];
+	} u;
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} cb;
+	struct iovec iov = { .iov_base = &u, .iov_len = sizeof u };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.buf,
+			     .msg_controllen = sizeof cb.buf };
+	ssize_t n = recvmsg(c->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n == 0)
+		return CTL_EOF;
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return CTL_NONE;
+		if (errno == ECONNRESET)
+			return CTL_EOF;
+		return RF_E_SYS;
+	}
+	int fds[8], nfds = 0;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+			if (nfds < (int)(sizeof fds / sizeof *fds))
+				fds[nfds++] = fd;
+			else if (fd >= 0)
+				close(fd);   /* cannot happen with our buffer; never leak */
+		}
+	}
+	bool trunc = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+	if (!trunc && (size_t)n == sizeof u.ack && u.ack.hdr.type == RF_CTL_ACK &&
+	    u.ack.hdr.size == sizeof u.ack && u.ack.hdr.version == RF_PROTO_VERSION) {
+		close_fds(fds, nfds);   /* an ack carries none */
+		*ack = u.ack;
+		return CTL_ACK;
+	}
+	if (!trunc && (size_t)n == sizeof u.fd && u.fd.hdr.type == RF_CTL_FD &&
+	    u.fd.hdr.size == sizeof u.fd && u.fd.hdr.version == RF_PROTO_VERSION &&
+	    u.fd.magic == RF_CTL_FD_MAGIC && u.fd.reserved == 0 && u.fd.id != 0 && nfds == 1 &&
+	    fds[0] >= 0) {
+		stash_fd(c, u.fd.id, fds[0]);
+		return CTL_FD;
+	}
+	close_fds(fds, nfds);
+	if ((size_t)n >= sizeof(struct rf_ctl_hdr) && u.ack.hdr.type == RF_CTL_FD) {
+		c->stats.invalid++;   /* a broken descriptor datagram: its event goes without */
+		return CTL_NONE;
+	}
+	return RF_E_PROTO;
 }
 
 /* Sends one control request and waits for its acknowledgement. */
@@ -239,15 +335,16 @@ static int request(rf_client_t *c, void *msg, uint32_t size, uint16_t type)
 		if (r != RF_OK)
 			return r;
 		struct rf_ctl_ack ack;
-		ssize_t n = recv(c->sock, &ack, sizeof ack, MSG_TRUNC);
-		if (n == 0) {
+		/* descriptors of AUTH events share the socket: they are stashed */
+		r = recv_ctl(c, &ack);
+		if (r == CTL_EOF) {
 			c->closed = true;
 			return RF_E_CLOSED;
 		}
-		if (n < 0)
-			return errno == EINTR ? RF_E_TIMEOUT : RF_E_SYS;
-		if ((size_t)n != sizeof ack || ack.hdr.type != RF_CTL_ACK || ack.hdr.size != sizeof ack)
-			return RF_E_PROTO;
+		if (r < 0)
+			return r;
+		if (r != CTL_ACK)
+			continue;
 		if (ack.hdr.req_id != h->req_id)
 			continue;       /* an answer to an earlier request that timed out */
 		return ack.status <= 0 && ack.status > -100 ? ack.status : RF_E_PROTO;
@@ -260,6 +357,8 @@ static int sub_req(rf_client_t *c, enum rf_event_type type, enum rf_action actio
 		return RF_E_INVAL;
 	if (action == RF_ACTION_AUTH && !RF_EVENT_IS_AUTHABLE(type))
 		return RF_E_INVAL;
+	if (ctl == RF_CTL_SUBSCRIBE_FD && action != RF_ACTION_AUTH)
+		return RF_E_INVAL;
 	struct rf_ctl_sub s = { .type = type, .action = action };
 	return request(c, &s, sizeof s, ctl);
 }
@@ -267,6 +366,11 @@ static int sub_req(rf_client_t *c, enum rf_event_type type, enum rf_action actio
 int rf_subscribe(rf_client_t *c, enum rf_event_type type, enum rf_action action)
 {
 	return sub_req(c, type, action, RF_CTL_SUBSCRIBE);
+}
+
+int rf_subscribe_fd(rf_client_t *c, enum rf_event_type type, enum rf_action action)
+{
+	return sub_req(c, type, action, RF_CTL_SUBSCRIBE_FD);
 }
 
 int rf_unsubscribe(rf_client_t *c, enum rf_event_type type, enum rf_action action)
@@ -477,9 +581,46 @@ static bool broker_gone(rf_client_t *c)
 		return false;
 	if (p.revents & (POLLHUP | POLLERR))
 		return true;
-	/* nothing but acknowledgements comes on this socket: a stale one is discarded */
-	unsigned char b[sizeof(struct rf_ctl_ack)];
-	return recv(c->sock, b, sizeof b, MSG_DONTWAIT | MSG_TRUNC) == 0;
+	/* a stale acknowledgement is discarded, a descriptor kept for its event */
+	struct rf_ctl_ack ack;
+	int r = recv_ctl(c, &ack);
+	return r == CTL_EOF;
+}
+
+/*
+ * Finds the descriptor of AUTH event id.  The broker sends it before the
+ * event, so it is in the stash or already queued on the socket: read what is
+ * there (bounded), keep descriptors of later events, close those of earlier
+ * ones (their events were never delivered or are past).
+ */
+static int take_fd(rf_client_t *c, uint64_t id)
+{
+	int fd = -1;
+	for (int n = 0; fd < 0 && n <= FD_DRAIN_MAX; n++) {
+		for (unsigned i = 0; i < c->nstash;) {
+			if (c->stash[i].id == id && fd < 0) {
+				fd = c->stash[i].fd;
+				c->stash[i] = c->stash[--c->nstash];
+			} else if (c->stash[i].id < id) {
+				close(c->stash[i].fd);
+				c->stash[i] = c->stash[--c->nstash];
+			} else {
+				i++;
+			}
+		}
+		if (fd >= 0 || n == FD_DRAIN_MAX)
+			break;
+		struct rf_ctl_ack ack;
+		int r = recv_ctl(c, &ack);
+		if (r == CTL_EOF) {
+			c->closed = true;   /* reported by the next rf_next() */
+			break;
+		}
+		if (r == CTL_NONE || r < 0)
+			break;
+		/* CTL_ACK: stale, discarded; CTL_FD: stashed, look again */
+	}
+	return fd;
 }
 
 int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
@@ -487,8 +628,17 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 	if (!c || !ret_msg)
 		return RF_E_INVAL;
 	int64_t end = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	if (c->cur_fd >= 0) {
+		close(c->cur_fd);   /* the previous message's descriptor: documented */
+		c->cur_fd = -1;
+	}
 	for (;;) {
 		int r = take_one(c, ret_msg);
+		if (r > 0 && ((*ret_msg)->hdr.flags & RF_MSG_F_HAS_FD) &&
+		    (*ret_msg)->hdr.action == RF_ACTION_AUTH && (*ret_msg)->hdr.id) {
+			c->cur_fd = take_fd(c, (*ret_msg)->hdr.id);
+			c->cur_fd_id = (*ret_msg)->hdr.id;
+		}
 		if (r != 0)
 			return r > 0 ? RF_OK : r;
 		if (c->closed)
@@ -551,4 +701,12 @@ int rf_respond(rf_client_t *c, const struct rf_message *msg, enum rf_verdict ver
 			return RF_E_SYS;
 	}
 	return RF_OK;
+}
+
+int rf_msg_fd(rf_client_t *c, const struct rf_message *msg)
+{
+	if (!c || !msg || msg != (const void *)c->buf || c->cur_fd < 0 ||
+	    msg->hdr.action != RF_ACTION_AUTH || msg->hdr.id != c->cur_fd_id)
+		return -1;
+	return c->cur_fd;
 }

@@ -19,8 +19,15 @@
 #define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
 
 static const enum rf_client_state states[] = {
-	RF_CS_EMPTY, RF_CS_STARTING, RF_CS_CONNECTED, RF_CS_RUNNING, RF_CS_BACKOFF, RF_CS_STOPPED,
+	RF_CS_EMPTY, RF_CS_STARTING, RF_CS_CONNECTED, RF_CS_RUNNING, RF_CS_DEMOTED,
+	RF_CS_BACKOFF, RF_CS_QUARANTINED, RF_CS_STOPPED,
 };
+
+/* After the handshake: connected, running or demoted. */
+static bool live(enum rf_client_state st)
+{
+	return st == RF_CS_CONNECTED || st == RF_CS_RUNNING || st == RF_CS_DEMOTED;
+}
 
 static void check_accepted(const unsigned char *buf, size_t len, enum rf_client_state st)
 {
@@ -37,18 +44,37 @@ static void check_accepted(const unsigned char *buf, size_t len, enum rf_client_
 		break;
 	}
 	case RF_CTL_SUBSCRIBE:
-	case RF_CTL_UNSUBSCRIBE: {
+	case RF_CTL_UNSUBSCRIBE:
+	case RF_CTL_SUBSCRIBE_FD: {
 		struct rf_ctl_sub m;
-		CHECK(len == sizeof m && (st == RF_CS_CONNECTED || st == RF_CS_RUNNING));
+		CHECK(len == sizeof m && live(st));
 		memcpy(&m, buf, sizeof m);
 		CHECK(m.type > RF_EVENT_NONE && m.type < RF_EVENT_MAX && m.action <= RF_ACTION_AUTH);
 		CHECK(m.action != RF_ACTION_AUTH || RF_EVENT_IS_AUTHABLE(m.type));
+		CHECK(h.type != RF_CTL_SUBSCRIBE_FD || m.action == RF_ACTION_AUTH);
+		break;
+	}
+	case RF_CTL_ALERT: {
+		struct rf_ctl_alert m;
+		CHECK(len >= sizeof m && (st == RF_CS_RUNNING || st == RF_CS_DEMOTED));
+		memcpy(&m, buf, sizeof m);
+		size_t strs = (size_t)m.rule_len + m.title_len + m.level_len + m.tags_len;
+		CHECK(m.rule_len && m.title_len && m.level_len);
+		CHECK(len == sizeof m + strs + m.msg_len);
+		CHECK(!memchr(buf + sizeof m, '\0', strs));
+		/* what handle_alert() does with the trigger: copy it out and read it */
+		static _Alignas(8) unsigned char t[RF_MSG_MAX];
+		CHECK(m.msg_len <= sizeof t);
+		memcpy(t, buf + sizeof m + strs, m.msg_len);
+		CHECK(rf_msg_validate(t, m.msg_len) == RF_OK);
+		const struct rf_message *tm = (const void *)t;
+		CHECK(strlen(rf_msg_str(tm, tm->process.exe.path)) == tm->process.exe.path.len);
 		break;
 	}
 	case RF_CTL_MUTE_PATH:
 	case RF_CTL_UNMUTE_PATH: {
 		struct rf_ctl_mute_path m;
-		CHECK(len >= sizeof m && (st == RF_CS_CONNECTED || st == RF_CS_RUNNING));
+		CHECK(len >= sizeof m && live(st));
 		memcpy(&m, buf, sizeof m);
 		CHECK(len == sizeof m + m.len);
 		const char *path = (const char *)buf + sizeof m;

@@ -374,6 +374,7 @@ static void ctl_good(struct ctlbuf *c, uint16_t type)
 		break;
 	}
 	case RF_CTL_SUBSCRIBE:
+	case RF_CTL_SUBSCRIBE_FD:
 	case RF_CTL_UNSUBSCRIBE: {
 		struct rf_ctl_sub m = { .type = RF_EVENT_EXEC, .action = RF_ACTION_AUTH };
 		memcpy(c->b, &m, sizeof m);
@@ -434,6 +435,7 @@ static bool permitted(uint16_t type, enum rf_client_state st)
 	case RF_CTL_READY:
 		return st == RF_CS_CONNECTED;
 	case RF_CTL_SUBSCRIBE:
+	case RF_CTL_SUBSCRIBE_FD:
 	case RF_CTL_UNSUBSCRIBE:
 	case RF_CTL_MUTE_PROC:
 	case RF_CTL_UNMUTE_PROC:
@@ -463,7 +465,7 @@ static void test_ctl_permit_table(void **state)
 {
 	struct ctlbuf c;
 	for (uint16_t type = RF_CTL_HELLO; type < RF_CTL_MAX; type++) {
-		if (type == RF_CTL_HELLO_ACK || type == RF_CTL_ACK)
+		if (type == RF_CTL_HELLO_ACK || type == RF_CTL_ACK || type == RF_CTL_FD)
 			continue;
 		ctl_good(&c, type);
 		for (size_t i = 0; i < NSTATES; i++) {
@@ -475,7 +477,7 @@ static void test_ctl_permit_table(void **state)
 		}
 	}
 	/* broker -> client types, and unknown types, are malformed from a client in any state */
-	const uint16_t never[] = { 0, RF_CTL_HELLO_ACK, RF_CTL_ACK, RF_CTL_MAX, 0xffff };
+	const uint16_t never[] = { 0, RF_CTL_HELLO_ACK, RF_CTL_ACK, RF_CTL_FD, RF_CTL_MAX, 0xffff };
 	for (size_t k = 0; k < sizeof never / sizeof never[0]; k++) {
 		ctl_good(&c, never[k]);
 		for (size_t i = 0; i < NSTATES; i++)
@@ -488,7 +490,7 @@ static void test_ctl_sizes(void **state)
 {
 	struct ctlbuf c;
 	for (uint16_t type = RF_CTL_HELLO; type < RF_CTL_MAX; type++) {
-		if (type == RF_CTL_HELLO_ACK || type == RF_CTL_ACK)
+		if (type == RF_CTL_HELLO_ACK || type == RF_CTL_ACK || type == RF_CTL_FD)
 			continue;
 		enum rf_client_state st = a_permitted_state(type);
 		ctl_good(&c, type);
@@ -546,14 +548,17 @@ static void test_ctl_sub(void **state)
 {
 	struct ctlbuf c;
 	struct rf_ctl_sub *m = (void *)c.b;
-	for (uint16_t type = RF_CTL_SUBSCRIBE; type <= RF_CTL_UNSUBSCRIBE; type++) {
+	const uint16_t types[] = { RF_CTL_SUBSCRIBE, RF_CTL_UNSUBSCRIBE, RF_CTL_SUBSCRIBE_FD };
+	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+		uint16_t type = types[k];
 		for (uint32_t t = 0; t <= RF_EVENT_MAX + 1; t++) {
 			for (uint32_t a = 0; a <= 2; a++) {
 				ctl_good(&c, type);
 				m->type = t;
 				m->action = a;
 				bool ok = t > RF_EVENT_NONE && t < RF_EVENT_MAX && a <= RF_ACTION_AUTH &&
-					  (a != RF_ACTION_AUTH || RF_EVENT_IS_AUTHABLE(t));
+					  (a != RF_ACTION_AUTH || RF_EVENT_IS_AUTHABLE(t)) &&
+					  (type != RF_CTL_SUBSCRIBE_FD || a == RF_ACTION_AUTH);
 				int want = ok ? 0 : RF_E_INVAL;
 				if (ctl(&c, RF_CS_RUNNING) != want)
 					fail_msg("ctl %u type %u action %u: want %d", type, t, a, want);
