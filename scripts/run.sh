@@ -1,7 +1,8 @@
 #!/bin/bash
 # `make run`: starts ringfenced in the foreground on the built-in default
 # configuration (monitor mode: nothing is ever denied, no permission marks)
-# with the default client, and shows live events as JSON Lines until Ctrl-C.
+# with the default clients (the deny-exec example and rf-detect with the Sigma
+# rules, both monitoring), and shows live events as JSON Lines until Ctrl-C.
 # State and the client manifest live under BUILD/run.
 set -u
 B=$(cd "${1:-build}" && pwd)
@@ -21,6 +22,26 @@ args = */evil* */malware*
 subscribe = auth_exec
 mode = monitor
 MAN
+# rf-detect with the Sigma rules beside the project (../shared/sigma), when present
+SIGMA="$(cd "$(dirname "$0")/.." && pwd)/../shared/sigma"
+rm -f "$RUN/clients.d/rf-detect.conf"
+if [ -d "$SIGMA" ] && [ -x "$B/bin/rf-detect" ]; then
+	mkdir -p "$RUN/content"
+	if "$B/bin/rf-content" compile -q --content-version "make-run" -o "$RUN/content/sigma.rfb" "$SIGMA" \
+		>"$RUN/content/compile.txt" 2>&1; then
+		chmod 755 "$RUN/content"; chmod 644 "$RUN/content/sigma.rfb"
+		cat >"$RUN/clients.d/rf-detect.conf" <<MAN
+# Sigma behaviour rules, monitor mode: alerts only.
+[client]
+name = rf-detect
+exec = $B/bin/rf-detect
+args = --bundle $RUN/content/sigma.rfb
+subscribe = exec fork exit create close_write unlink rename connect accept
+mode = monitor
+read = $RUN/content
+MAN
+	fi
+fi
 "$B/bin/ringfenced" -f -S "$RUN/state" -C "$RUN/clients.d" 2>"$RUN/ringfenced.log" &
 BROKER=$!
 trap 'kill -TERM $BROKER 2>/dev/null; wait $BROKER 2>/dev/null; echo; echo "ringfenced stopped; its log: $RUN/ringfenced.log"' EXIT
