@@ -103,4 +103,23 @@ tail_has 'select(.type=="exec" and .action=="auth" and .target.path=="'$RF'/bin/
 	|| fail "monitor mode: no allowed AUTH exec of marked"
 ok "monitor mode: alert reported"
 kill -0 "$BROKER_PID" || fail "broker died"
+stop_broker
+mv "$ART/tail.jsonl" "$ART/tail-monitor.jsonl"
+mv "$ART/broker.log" "$ART/broker-monitor.log"
+
+# ---- --open: opens of executable files are scanned too (AUTH open), enforce mode
+cp /bin/true "$RF/bin/marked-open"
+printf '%s' "$MARK" >>"$RF/bin/marked-open"
+printf 'plain data %s\n' "$MARK" >"$RF/bin/data.txt"   # no execute bit: not scanned
+rf_config
+rf_manifest scan "$B/bin/rf-scan" "--rules $RULES/test.yar --max-size 1000000 --enforce --open" "auth_exec auth_open" enforce
+echo "read = $RULES" >>"$RF/clients.d/scan.conf"
+rf_start
+wait_for 10 client_running scan || fail "rf-scan --open not running"
+wait_for 5 status_q '.auth.open_marked == true' || fail "open permission marks not placed"
+out=$(cat "$RF/bin/marked-open" 2>&1 >/dev/null); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "Operation not permitted" || fail "--open: reading a marked executable was not denied (rc $rc: $out)"
+grep -q "$MARK" "$RF/bin/data.txt" || fail "--open: a non-executable file with the marker was denied"
+ok "--open: open of a marked executable denied, non-executable data readable"
+kill -0 "$BROKER_PID" || fail "broker died"
 echo "scan: all checks passed"
