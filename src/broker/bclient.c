@@ -21,6 +21,7 @@
 
 #include "broker/broker.h"
 #include "broker/sandbox.h"
+#include "common/fdpass.h"
 #include "common/log.h"
 #include "ringfence/ringfence.h"
 
@@ -300,17 +301,7 @@ static int do_hello(struct rf_broker *b, struct rf_bclient *c, const struct rf_c
 	ack.shm_size = size;
 	ack.client_id = c->slot;
 	int fds[3] = { memfd, efd1, efd2 };
-	char cbuf[CMSG_SPACE(sizeof fds)];
-	memset(cbuf, 0, sizeof cbuf);
-	struct iovec iov = { .iov_base = &ack, .iov_len = sizeof ack };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof cbuf };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof fds);
-	memcpy(CMSG_DATA(cm), fds, sizeof fds);
-	if (sendmsg(c->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof ack)
+	if (rf_send_with_fds(c->sock, &ack, sizeof ack, fds, 3, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof ack)
 		goto fail;
 	c->memfd = memfd;
 	c->shm = p;
@@ -756,20 +747,8 @@ int rf_client_send_fd(struct rf_bclient *c, uint64_t id, int fd)
 	m.hdr.type = RF_CTL_FD;
 	m.magic = RF_CTL_FD_MAGIC;
 	m.id = id;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cb;
-	memset(&cb, 0, sizeof cb);
-	struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.buf,
-			     .msg_controllen = sizeof cb.buf };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	if (c->sock < 0 || fd < 0 || sendmsg(c->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof m) {
+	if (c->sock < 0 || fd < 0 ||
+	    rf_send_with_fds(c->sock, &m, sizeof m, &fd, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof m) {
 		c->fd_failed++;
 		return -1;
 	}

@@ -41,6 +41,7 @@
 #include <seccomp.h>
 
 #include "broker/sandbox.h"
+#include "common/fdpass.h"
 
 /* ---- Landlock ABI constants newer than this system's <linux/landlock.h> ---- */
 
@@ -856,25 +857,10 @@ static int build_filter(scmp_filter_ctx ctx, pid_t self)
 static void send_notify_fd(const struct rf_manifest *m, int setup_fd, int nfd)
 {
 	uint32_t magic = RF_SANDBOX_SETUP_MAGIC;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cb;
-	memset(&cb, 0, sizeof cb);
-	struct iovec iov = { .iov_base = &magic, .iov_len = sizeof magic };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.buf,
-			     .msg_controllen = sizeof cb.buf };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &nfd, sizeof nfd);
-	ssize_t n;
-	do
-		n = sendmsg(setup_fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	/* only sendmsg: the filter is loaded already */
+	ssize_t n = rf_send_with_fds(setup_fd, &magic, sizeof magic, &nfd, 1, MSG_NOSIGNAL);
 	if (n != (ssize_t)sizeof magic)
-		die(m, "send notify fd to the broker", n < 0 ? errno : EIO);
+		die(m, "send notify fd to the broker", n < 0 ? (int)-n : EIO);
 }
 
 void rf_sandbox_drop(const struct rf_sandbox *sb, const struct rf_manifest *m, int setup_fd)
