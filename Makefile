@@ -83,11 +83,12 @@ $(B)/lib/libringfence.so: $(LIB_OBJS)
 
 $(B)/bin/ringfenced: $(BROKER_OBJS) $(B)/lib/libringfence.a
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $(BROKER_OBJS) $(B)/lib/libringfence.a $(LDLIBS_BROKER)
+	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $(BROKER_OBJS) $(TUF_OBJS) $(B)/lib/libringfence.a $(LDLIBS_BROKER) $(LDLIBS_TUF)
 
 $(B)/bin/rfctl: $(CTL_OBJS) $(B)/lib/libringfence.a
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $(CTL_OBJS) $(B)/lib/libringfence.a $(LDLIBS_CTL)
+	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $(CTL_OBJS) $(RFCTL_CONTENT_OBJS) $(B)/lib/libringfence.a $(LDLIBS_CTL) \
+		$(LDLIBS_RFCTL_CONTENT)
 
 $(B)/bin/rf-example-deny-exec: $(call obj,examples/deny-exec/deny-exec.c) $(B)/lib/libringfence.a
 	@mkdir -p $(dir $@)
@@ -97,6 +98,7 @@ include tests/tests.mk
 include tests/fuzz/fuzz.mk
 include src/content/content.mk
 all: $(CONTENT_BINS)
+include src/content/delivery.mk
 include src/clients/rf-scan/scan.mk
 all: $(SCAN_BINS)
 include bench/bench.mk

@@ -3,13 +3,16 @@
 # target can be traced to functions and system calls.
 #
 #   bench/profile.sh [--build DIR] [--clients N] [--cache] [--workload open-cold|open-hot|spawn|storm]
-#                    [--tool perf|callgrind|strace|smaps] [--secs S]
+#                    [--tool perf|trace|sched|callgrind|strace|smaps] [--secs S]
 #
 # perf: `perf record -g` of the broker (software cpu-clock event, so it works
 # in VMs without hardware counters), report on stdout.  callgrind: the broker
 # runs under valgrind --tool=callgrind (instruction counts; slow, so the
 # workload is short), callgrind_annotate on stdout.  strace: syscall counts
-# and times (strace -c -f) of the broker.
+# and times (strace -c -f) of the broker.  trace: `perf trace -s` of the
+# broker and its clients (system calls per event with their real latency:
+# far less overhead than strace).  sched: `perf sched` of the whole machine
+# (where the opener, the broker and the clients ran, and who woke whom).
 # Same safety as run.sh: private mount namespace, tmpfs at /tmp/rfb, timeouts.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -98,6 +101,29 @@ perf)
 	perf report -i "$ART/perf.data" --stdio --no-children --percent-limit 1.5 -g none 2>/dev/null | grep -v '^$' | head -60
 	echo "--- by caller (children) ---"
 	perf report -i "$ART/perf.data" --stdio --children --percent-limit 4 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+	;;
+trace)
+	CP=$("$B/bin/rfctl" -S "$ART/run" status --json | jq -r '[.clients[].pid] | join(",")')
+	perf trace -s -p "$BPID,$CP" -o "$ART/trace.txt" -- sleep "$SECS" 2>/dev/null &
+	PP=$!
+	sleep 0.3
+	run_wl
+	wait $PP
+	grep -v '^$' "$ART/trace.txt" | head -60
+	;;
+sched)
+	perf sched record -a -o "$ART/sched.data" -- sleep "$SECS" >/dev/null 2>&1 &
+	PP=$!
+	sleep 0.3
+	run_wl
+	wait $PP
+	echo "--- latency by task ---"
+	perf sched latency -i "$ART/sched.data" --sort max 2>/dev/null | grep -E 'Task|ringfenced|rfb-' | head -12
+	echo "--- CPU of each switch-in, by task (CPU: count) ---"
+	perf sched timehist -i "$ART/sched.data" 2>/dev/null | awk '$3 ~ /ringfenced|rfb-/ { sub(/\[[0-9]+\]$/, "", $3); n[$3 " " $2]++ }
+		END { for (k in n) print n[k], k }' | sort -k2 | head -20
+	echo "--- a stretch in the middle, with wake-ups ---"
+	perf sched timehist -w -i "$ART/sched.data" 2>/dev/null | grep -E 'ringfenced|rfb-' | awk 'NR > 2000 && NR <= 2040'
 	;;
 strace)
 	# STRACE_WHO=client traces the first client instead of the broker

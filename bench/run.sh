@@ -10,8 +10,13 @@
 #   --out FILE      summary JSON (default DIR/bench.json; the raw samples go next
 #                   to it as DIR/bench-raw.jsonl)
 #   --configs LIST  AUTH configurations, comma separated, of: none floor floor-cache
-#                   rf1 rf1-nocache rf4 rf4-nocache fapolicyd auditd
+#                   rf1 rf1-nocache rf4 rf4-nocache rf1-nosensor fapolicyd auditd
+#                   (rf1-nosensor: rf1 with the telemetry sensors off)
 #   --phases LIST   of: auth telemetry storm (default all three)
+#   --alt DIR       a second build (DIR/bin/ringfenced, DIR/bench/rfb-client):
+#                   AUTH configurations suffixed @alt (rf1@alt, rf4-nocache@alt,
+#                   ...) run it, interleaved with the others (before/after
+#                   comparisons in one run)
 #
 # Environment: RF_BENCH_PEERS=1 adds the peers (fapolicyd, auditd): installs
 # their Debian packages when missing (service start suppressed), runs them
@@ -32,6 +37,7 @@ REPS=
 OUT=
 CONFIGS=
 PHASES="auth,telemetry,storm"
+ALT=
 ARGS=("$@")
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -41,13 +47,15 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--configs) CONFIGS=$2; shift ;;
 	--phases) PHASES=$2; shift ;;
-	-h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--alt) ALT=$2; shift ;;
+	-h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
 done
 case "$BUILD" in /*) B=$BUILD ;; *) B=$ROOT/$BUILD ;; esac
 BB=$B/bench
+case "$ALT" in ''|/*) ;; *) ALT=$ROOT/$ALT ;; esac
 OUT=${OUT:-$B/bench.json}
 case "$OUT" in /*) ;; *) OUT=$PWD/$OUT ;; esac
 RAW=${OUT%.json}-raw.jsonl
@@ -63,6 +71,13 @@ done
 for f in "$B/bin/ringfenced" "$B/bin/rfctl" "$BB/rfb-load" "$BB/rfb-floor" "$BB/rfb-client" "$BB/rfb-nop"; do
 	[ -x "$f" ] || { echo "bench: $f missing: run make bench (or make bench-build)" >&2; exit 1; }
 done
+if [ -n "$ALT" ]; then
+	for f in "$ALT/bin/ringfenced" "$ALT/bench/rfb-client"; do
+		[ -x "$f" ] || { echo "bench: --alt: $f missing" >&2; exit 1; }
+	done
+fi
+RFD=$B/bin/ringfenced     # the broker and client of the configuration being run
+RFC=$BB/rfb-client
 
 # ---- enter the private mount namespace (everything below runs in it) ----
 if [ -z "${RFB_IN_NS:-}" ]; then
@@ -202,7 +217,7 @@ rf_clients() {
 		cat >"$ART/clients.d/c$i.conf" <<MAN
 [client]
 name = c$i
-exec = $BB/rfb-client
+exec = $RFC
 args = $2
 subscribe = $3
 mode = $4
@@ -214,7 +229,7 @@ MAN
 start_rf() {
 	local logf=$1 n=$2 marks=$3
 	rm -rf "$STATE"
-	timeout -s KILL $AGENT_LIMIT "$B/bin/ringfenced" -f -c "$ART/rf.conf" >"$logf" 2>&1 &
+	timeout -s KILL $AGENT_LIMIT "$RFD" -f -c "$ART/rf.conf" >"$logf" 2>&1 &
 	AGENT_WAIT=$!
 	local want="(.clients | length == $n and all(.[]; .state == \"running\"))"
 	[ "$marks" = 1 ] && want="$want and .auth.exec_marked and .auth.open_marked"
@@ -419,13 +434,26 @@ auth_session() {   # CFG REP
 	none) ;;
 	floor) start_floor || return 1 ;;
 	floor-cache) start_floor --cache || return 1 ;;
-	rf1|rf1-nocache|rf4|rf4-nocache)
-		n=${cfg#rf}; n=${n%%-*}
+	rf1|rf1-nocache|rf4|rf4-nocache|rf1-nosensor|rf1@alt|rf1-nocache@alt|rf4@alt|rf4-nocache@alt|rf1-nosensor@alt)
+		local base=${cfg%@alt}
+		n=${base#rf}; n=${n%%-*}
 		local args="--auth exec,open"
-		case $cfg in *-nocache) ;; *) args="$args --cache" ;; esac
-		rf_conf "$ART/rf.conf"
+		case $base in *-nocache) ;; *) args="$args --cache" ;; esac
+		RFD=$B/bin/ringfenced RFC=$BB/rfb-client
+		if [ "$base" != "$cfg" ]; then
+			[ -n "$ALT" ] || { fail "$cfg needs --alt DIR"; return 1; }
+			RFD=$ALT/bin/ringfenced RFC=$ALT/bench/rfb-client
+		fi
+		case $base in
+		# AUTH only: no telemetry sensor (what the sensors cost the AUTH workloads)
+		*-nosensor) rf_conf "$ART/rf.conf" "[sensors]" "ebpf = no" "proc_connector = no" "file_events = no" ;;
+		*) rf_conf "$ART/rf.conf" ;;
+		esac
 		rf_clients "$n" "$args" "auth_exec,auth_open" enforce
-		start_rf "$logf" "$n" 1 || return 1
+		start_rf "$logf" "$n" 1
+		local ok=$?
+		RFD=$B/bin/ringfenced RFC=$BB/rfb-client
+		[ $ok = 0 ] || return 1
 		;;
 	fapolicyd) [ $FAPOLICYD_OK = 1 ] || return 0; start_fapolicyd || return 1 ;;
 	auditd) [ $AUDITD_OK = 1 ] || return 0; start_auditd ;;

@@ -46,6 +46,11 @@ for t in "$ROOT"/tests/integration/*.sh; do
 	run_one "integration/$(basename "$t" .sh)" 240 "$t"
 done
 
+for t in "$ROOT"/tests/drills/*.sh; do
+	[ -x "$t" ] || continue
+	run_one "drills/$(basename "$t" .sh)" 300 "$t"
+done
+
 for t in "$ROOT"/tests/faults/*.sh; do
 	[ -x "$t" ] || continue
 	run_one "faults/$(basename "$t" .sh)" 900 "$t"

@@ -181,6 +181,19 @@ int rf_emit_alert(rf_client_t *c, const struct rf_message *msg, const char *rule
  */
 int rf_msg_fd(rf_client_t *c, const struct rf_message *msg);
 
+/*
+ * Managed content (docs/CONTENT-DELIVERY.md).  A client whose manifest says
+ * `content = managed` is started with its active content as a read-only
+ * descriptor; these return it, or -1 when the client was started without
+ * (then it should use content named on its command line, or none), and its
+ * content_version string, or NULL.  The descriptor is the client's: it may
+ * read it, mmap it or close it.  Content is untrusted input: load it with a
+ * bounded, versioned parser and exit with status 3 if it is refused, so the
+ * supervisor attributes the failure to the content.  Need no connection.
+ */
+int rf_content_fd(void);
+const char *rf_content_version(void);
+
 /* Lower-case name of an event type ("exec", "close_write", ...), or NULL. */
 const char *rf_event_type_name(unsigned type);
 /* The type for a name, or RF_EVENT_NONE. */

@@ -14,6 +14,14 @@
  *
  * accept is seen at sys_exit_accept/accept4: the returned descriptor is
  * looked up in current->files and the socket read from the file.
+ *
+ * Every record is written by (and names) the thread that made the call:
+ * `current` in these tracepoints is the socket's caller, never a softirq
+ * (the SYN_SENT transition runs in connect(2), LISTEN in listen(2); the
+ * transitions a softirq makes are not reported).  The `events` ring below is
+ * replaced at load by the process unit's (sensor_ebpf.c), so a connect
+ * reaches the broker before the exec or exit that follows it in the same
+ * thread, and the broker still knows the image that connected.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

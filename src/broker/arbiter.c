@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ struct rf_pending {
 	uint32_t prev, next;          /* FIFO of the same type, or the free list */
 	int last_allow;               /* slot of the last allowing client, -1 none */
 	struct rf_message *msg;       /* copy for tail readers, or NULL */
+	uint64_t dev, ino;            /* the file, from build_target's fstat (ino 0: unknown) */
+	int64_t ctime_ns;
 };
 
 struct cache_entry {
@@ -52,6 +55,11 @@ struct cache_entry {
 	uint8_t type;
 };
 static struct cache_entry cache[CACHE_SIZE];
+
+/* /proc/self/fd, held open: readlinkat() on it skips three path components per event */
+static int proc_fd_dir = -1;
+/* CPUs the broker may run on (spinning only pays when every party has one) */
+static unsigned ncpus = 1;
 
 static int fifo_of(uint8_t type)
 {
@@ -74,6 +82,11 @@ int rf_arbiter_init(struct rf_broker *b)
 	b->fifo_head[0] = b->fifo_head[1] = NONE;
 	b->fifo_tail[0] = b->fifo_tail[1] = NONE;
 	b->cache_gen = 1;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	ncpus = sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 ? (unsigned)CPU_COUNT(&set) : 1;
+	if (proc_fd_dir < 0)
+		proc_fd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	b->fan_auth = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK |
 					    FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
 				    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
@@ -100,6 +113,9 @@ void rf_arbiter_free(struct rf_broker *b)
 		close(b->fan_auth);
 	if (b->timerfd >= 0)
 		close(b->timerfd);
+	if (proc_fd_dir >= 0)
+		close(proc_fd_dir);
+	proc_fd_dir = -1;
 	b->fan_auth = b->timerfd = -1;
 }
 
@@ -266,12 +282,10 @@ static void decide(struct rf_broker *b, struct rf_pending *p, uint8_t verdict, u
 			b->stats.cache_marks++;
 		else
 			b->stats.cache_mark_failures++;
-		struct stat st;
-		if (fstat(p->fd, &st) == 0) {
-			struct cache_entry *e = cache_slot(st.st_dev, st.st_ino, p->type);
-			*e = (struct cache_entry){ st.st_dev, st.st_ino,
-						   (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec,
-						   b->cache_gen, p->type };
+		/* the file as build_target saw it: the client judged that content */
+		if (p->ino) {
+			struct cache_entry *e = cache_slot(p->dev, p->ino, p->type);
+			*e = (struct cache_entry){ p->dev, p->ino, p->ctime_ns, b->cache_gen, p->type };
 		}
 	}
 	close(p->fd);
@@ -347,8 +361,14 @@ static void answer_now(struct rf_broker *b, int fd, uint8_t verdict, uint8_t by)
 static void build_target(struct rf_broker *b, int fd, struct rf_file *f, struct stat *st)
 {
 	char path[PATH_MAX], link[64];
-	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, path, sizeof path - 1);
+	ssize_t n;
+	if (proc_fd_dir >= 0) {
+		snprintf(link, sizeof link, "%d", fd);
+		n = readlinkat(proc_fd_dir, link, path, sizeof path - 1);
+	} else {
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		n = readlink(link, path, sizeof path - 1);
+	}
 	if (n > 0) {
 		path[n] = '\0';
 		f->path = rf_msgb_str(&b->mb, path);
@@ -439,6 +459,9 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 	p->answered = 0;
 	p->last_allow = -1;
 	p->msg = NULL;
+	p->dev = st.st_dev;
+	p->ino = st.st_ino;
+	p->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
 	if (b->ntail) {
 		/* room for the decider's name, appended when decided */
 		p->msg = malloc(m->hdr.size + RF_NAME_MAX + RF_MSG_ALIGN);
@@ -491,7 +514,6 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 	else
 		b->fifo_head[q] = slot;
 	b->fifo_tail[q] = slot;
-	rf_clients_flush(b);
 	if (refused && b->cfg.default_verdict == RF_DENY)
 		decide(b, p, RF_DENY, RF_DECIDER_DEFAULT, -1);
 	else
@@ -500,18 +522,73 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 
 #define SPIN_NS 30000
 
+/* Clients that still owe an answer to some pending event. */
+static uint64_t owed_mask(struct rf_broker *b)
+{
+	uint64_t owed = 0;
+	for (int q = 0; q < 2; q++)
+		for (uint32_t i = b->fifo_head[q]; i != NONE; i = b->pending[i].next)
+			owed |= b->pending[i].asked & ~b->pending[i].answered;
+	return owed;
+}
+
+/*
+ * True when spinning would only hold up a client it waits for: one that
+ * owes an answer runs, or waits to run, on this CPU (its hint says so), or
+ * slept when the event came (it was just woken, and the scheduler often
+ * queues a woken task right behind its waker).  A client without hints
+ * (an older library) is spun for, as before them.
+ */
+static bool spin_useless(struct rf_broker *b, uint64_t owed, int cpu)
+{
+	for (unsigned i = 0; i < b->nclients; i++) {
+		struct rf_bclient *c = &b->clients[i];
+		if (!(owed & (1ull << i)) || !c->shm)
+			continue;
+		uint32_t h = rf_ring_hint(c->evt.ctl);
+		if (rf_hint_on_cpu(h, cpu) || (h & RF_HINT_ASLEEP))
+			return true;
+	}
+	return false;
+}
 
 /*
  * A client answers in a few microseconds; a sleeping hand-off costs tens.
  * So after handing AUTH events out, watch the response rings for a bounded
  * time, with the clients told not to signal (they see waiting == 0), and
- * answer the kernel the moment a verdict is complete.
+ * answer the kernel the moment a verdict is complete.  Only while that can
+ * pay: not with more AUTH parties than CPUs (nospin), and not while a client
+ * we wait for needs this CPU (spin_useless, re-checked as we go); then the
+ * loop sleeps and the client's answer wakes it.
  */
-static void spin_for_responses(struct rf_broker *b)
+static void spin_for_responses(struct rf_broker *b, int cpu, bool nospin)
 {
 	bool any = b->fifo_head[0] != NONE || b->fifo_head[1] != NONE;
-	if (!any)
+	if (!any || nospin)
 		return;
+	uint64_t owed = owed_mask(b);
+	if (spin_useless(b, owed, cpu)) {
+		static int yw = -1;
+		if (yw < 0) { const char *e = getenv("RFX_YWAIT"); yw = e ? atoi(e) : 0; }
+		if (!yw)
+			return;
+		for (unsigned i = 0; i < b->nclients; i++)
+			if (b->clients[i].shm)
+				__atomic_store_n(&b->clients[i].resp.ctl->waiting, 0, __ATOMIC_RELAXED);
+		rf_clients_flush(b);
+		uint64_t end = rf_now_mono_ns() + SPIN_NS;
+		while (b->fifo_head[0] != NONE || b->fifo_head[1] != NONE) {
+			sched_yield();
+			for (unsigned i = 0; i < b->nclients; i++) {
+				struct rf_bclient *c = &b->clients[i];
+				if (c->shm && __atomic_load_n(&c->resp.ctl->head, __ATOMIC_ACQUIRE) != c->resp.tail)
+					rf_client_take_responses(b, c);
+			}
+			if (rf_now_mono_ns() > end)
+				break;
+		}
+		return;
+	}
 	for (unsigned i = 0; i < b->nclients; i++)
 		if (b->clients[i].shm)
 			__atomic_store_n(&b->clients[i].resp.ctl->waiting, 0, __ATOMIC_RELAXED);
@@ -523,13 +600,34 @@ static void spin_for_responses(struct rf_broker *b)
 			if (c->shm && __atomic_load_n(&c->resp.ctl->head, __ATOMIC_ACQUIRE) != c->resp.tail)
 				rf_client_take_responses(b, c);
 		}
-		if ((k & 15) == 15 && rf_now_mono_ns() > end)
+		if ((k & 15) == 15 && (rf_now_mono_ns() > end || spin_useless(b, owed_mask(b), cpu)))
 			break;
 		rf_cpu_relax();
 	}
 }
 
-void rf_arbiter_on_fanotify(struct rf_broker *b)
+/*
+ * Tells every client where the broker runs and whether to spin: with more
+ * AUTH parties (the clients and the broker) than CPUs, a spinning client
+ * holds a CPU that another one needs to answer, so nobody spins.
+ */
+static bool publish_hints(struct rf_broker *b, int cpu)
+{
+	unsigned nauth = 0;
+	for (unsigned i = 0; i < b->nclients; i++)
+		if (rf_client_wants_auth(&b->clients[i], RF_EVENT_EXEC) ||
+		    rf_client_wants_auth(&b->clients[i], RF_EVENT_OPEN))
+			nauth++;
+	bool nospin = nauth + 1 > ncpus;
+	uint32_t h = rf_hint_make(cpu, nospin);
+	for (unsigned i = 0; i < b->nclients; i++)
+		if (b->clients[i].shm)
+			rf_ring_set_hint(b->clients[i].resp.ctl, h);
+	return nospin;
+}
+
+/* Reads and dispatches what the permission group has queued. */
+static void drain_fanotify(struct rf_broker *b)
 {
 	_Alignas(struct fanotify_event_metadata) char buf[16384];
 	for (int rounds = 0; rounds < 16; rounds++) {
@@ -552,10 +650,18 @@ void rf_arbiter_on_fanotify(struct rf_broker *b)
 			else
 				close(md->fd);
 		}
+		rf_clients_flush(b);   /* one wake-up per client for the whole batch */
 		if (drained)
 			break;
 	}
-	spin_for_responses(b);
+}
+
+void rf_arbiter_on_fanotify(struct rf_broker *b)
+{
+	int cpu = rf_cpu_now();
+	bool nospin = publish_hints(b, cpu);
+	drain_fanotify(b);
+	spin_for_responses(b, cpu, nospin);
 	arm_timer(b);
 }
 

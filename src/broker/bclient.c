@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/content.h"
 #include "broker/sandbox.h"
 #include "common/fdpass.h"
 #include "common/log.h"
@@ -109,6 +110,34 @@ int rf_clients_load(struct rf_broker *b)
 	}
 	b->nclients = n;
 	free(found);
+	/* a client with managed content gets a shadow slot, for trials of candidates */
+	for (unsigned i = 0; i < n; i++) {
+		struct rf_bclient *c = &b->clients[i];
+		c->shadow_of = -1;
+		if (!c->man.managed)
+			continue;
+		if (b->nclients >= RF_MAX_CLIENTS || !(c->cs = calloc(1, sizeof *c->cs))) {
+			rf_warnx("client %s: no room for managed content: runs without", c->man.name);
+			c->man.managed = false;
+			continue;
+		}
+		struct rf_bclient *s = &b->clients[b->nclients];
+		memset(s, 0, sizeof *s);
+		s->man = c->man;
+		rf_manifest_fix_argv(&s->man);
+		s->man.managed = false;
+		snprintf(s->man.name, sizeof s->man.name, "%.56s~trial", c->man.name);
+		s->slot = b->nclients;
+		s->shadow_of = (int)i;
+		s->state = RF_CS_STOPPED;
+		s->sock = s->memfd = s->evt_efd = s->resp_efd = -1;
+		s->setup_fd = s->notify_fd = -1;
+		s->backoff_ms = BACKOFF_MIN_MS;
+		memcpy(s->deadline_ms, c->deadline_ms, sizeof s->deadline_ms);
+		memcpy(s->binary_sha256, c->binary_sha256, sizeof s->binary_sha256);
+		c->cs->shadow = (int)s->slot;
+		b->nclients++;
+	}
 	return (int)n;
 }
 
@@ -140,6 +169,7 @@ static void disconnect(struct rf_broker *b, struct rf_bclient *c)
 		free(c->tmutes[i].path);
 	c->ntmutes = 0;
 	c->invert_exe = c->invert_target = false;
+	c->trial_auth_mask = c->trial_notify_mask = 0;
 	rf_arbiter_client_gone(b, c);
 	if (had_auth) {
 		rf_arbiter_update_marks(b);
@@ -163,6 +193,11 @@ void rf_client_spawn(struct rf_broker *b, struct rf_bclient *c)
 	}
 	if (sb->cgroup_note[0])
 		rf_debug("client %s: cgroup: %s", c->man.name, sb->cgroup_note);
+	/* managed content: the child opens the bundle (never this thread: see content.h) */
+	char cpath[PATH_MAX], cver[RF_TUF_CVER_MAX];
+	bool has_content = rf_content_for_spawn(b, c, cpath, sizeof cpath, cver, sizeof cver);
+	if (has_content)
+		snprintf(c->man.content_version, sizeof c->man.content_version, "%s", cver);
 	int sv[2], su[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		rf_warn("client %s: socketpair", c->man.name);
@@ -200,8 +235,16 @@ void rf_client_spawn(struct rf_broker *b, struct rf_bclient *c)
 		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (nul >= 0 && nul != 0)
 			dup2(nul, 0);
+		/* the content, read-only, at 5 */
+		if (has_content) {
+			int cfd = open(cpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			if (cfd < 0 || dup2(cfd, 5) < 0)
+				_exit(125);
+			setenv("RF_CONTENT_FD", "5", 1);
+			setenv("RF_CONTENT_VERSION", cver, 1);
+		}
 		/* everything else the broker holds stays behind */
-		close_range(5, ~0u, 0);
+		close_range(has_content ? 6 : 5, ~0u, 0);
 		setenv("RF_CLIENT_FD", "3", 1);
 		setenv("RF_CLIENT_NAME", c->man.name, 1);
 		/* a sanitizer build's leak check needs ptrace, which the sandbox denies */
@@ -470,6 +513,11 @@ static int do_subscribe(struct rf_broker *b, struct rf_bclient *c, const struct 
 	/* a monitoring client never holds the kernel: its AUTH becomes NOTIFY */
 	if (auth && !c->man.enforce)
 		auth = false;
+	if (c->shadow_of >= 0) {   /* a trial: only the window is replayed to it */
+		uint64_t *tm = auth ? &c->trial_auth_mask : &c->trial_notify_mask;
+		*tm = on ? (*tm | bit) : (*tm & ~bit);
+		return RF_OK;
+	}
 	uint64_t *mask = auth ? &c->auth_mask : &c->notify_mask;
 	uint64_t before = c->auth_mask;
 	*mask = on ? (*mask | bit) : (*mask & ~bit);
@@ -537,6 +585,10 @@ static rf_str_t copy_str(struct rf_msgb *mb, const struct rf_message *t, rf_str_
  */
 static void handle_alert(struct rf_broker *b, struct rf_bclient *c, const unsigned char *buf)
 {
+	if (c->shadow_of >= 0) {   /* a trial's alerts are counted, not reported */
+		rf_content_shadow_alert(b, c);
+		return;
+	}
 	uint64_t now = rf_now_ms();
 	if (now - c->alert_window_ms >= 1000) {
 		c->alert_window_ms = now;
@@ -713,8 +765,12 @@ bool rf_client_take_responses(struct rf_broker *b, struct rf_bclient *c)
 			rf_sv_event(b, c, RF_SV_KILL, "corrupt response ring");
 			return false;
 		}
-		for (int i = 0; i < n; i++)
-			rf_arbiter_on_response(b, c, &r[i]);
+		for (int i = 0; i < n; i++) {
+			if (c->shadow_of >= 0)
+				rf_content_shadow_response(b, c, &r[i]);
+			else
+				rf_arbiter_on_response(b, c, &r[i]);
+		}
 		if (n < 64)
 			return n > 0 || rounds > 0;
 	}

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/content.h"
 #include "broker/mounts.h"
 #include "broker/sandbox.h"
 #include "common/log.h"
@@ -479,8 +480,10 @@ int rf_broker_init(struct rf_broker *b, const struct rf_config *cfg)
 		return r;
 	}
 	start_sensors(b);
-	/* manifests are read before any permission mark exists */
+	/* manifests and the content store are read before any permission mark exists */
 	rf_clients_load(b);
+	if ((r = rf_content_init(b)) < 0)
+		rf_warnx("managed content: %s: clients with managed content will not start", strerror(-r));
 	return 0;
 }
 
@@ -534,6 +537,7 @@ static void on_tick(struct rf_broker *b)
 		return;
 	reap(b);   /* SIGCHLD coalesces; a missed one must not leave a client dead */
 	rf_sv_tick(b);
+	rf_content_tick(b);
 	/* the service manager's watchdog: the loop is turning */
 	if (b->watchdog_usec && rf_now_mono_ns() / 1000 - b->watchdog_last_usec >= b->watchdog_usec / 2) {
 		sd_notify(0, "WATCHDOG=1");
@@ -578,6 +582,7 @@ static void handle(struct rf_broker *b, uint64_t tag)
 		if (idx < b->nclients && b->clients[idx].notify_fd >= 0)
 			rf_client_on_notify(b, &b->clients[idx]);
 		break;
+	case RF_TAG_CONTENT: rf_content_on_done(b); break;
 	case RF_TAG_OPS_LISTEN: rf_ops_on_listen(b); break;
 	case RF_TAG_OPS_CONN:
 		if (idx < RF_MAX_OPS_CONNS && b->ops[idx].fd >= 0)
@@ -632,6 +637,7 @@ void rf_broker_free(struct rf_broker *b)
 	}
 	/* the permission group goes first, so nothing can wait on a dying broker */
 	rf_arbiter_free(b);
+	rf_content_fini(b);   /* waits for the job in hand (a save is never cut short) */
 	for (unsigned i = 0; i < b->nclients; i++) {
 		struct rf_bclient *c = &b->clients[i];
 		if (c->pid <= 0)
@@ -650,6 +656,7 @@ void rf_broker_free(struct rf_broker *b)
 			free(b->clients[i].authq[q].deadline_ns);
 		}
 		free(b->clients[i].sandbox);
+		free(b->clients[i].cs);
 	}
 	for (unsigned i = 0; i < b->nsensors; i++)
 		if (b->sensors[i].ops)

@@ -71,7 +71,7 @@ struct rf_death {
 struct rf_alert {
 	uint64_t time_ms;              /* CLOCK_REALTIME */
 	char client[RF_NAME_MAX];
-	char kind[16];
+	char kind[24];
 	char detail[160];
 };
 
@@ -146,6 +146,11 @@ struct rf_bclient {
 	pid_t last_pid;                /* of the process last reaped */
 	uint64_t seccomp_denied;
 	uint32_t seccomp_by_nr[512];   /* denials per syscall number */
+	/* managed content (content.c) */
+	struct rf_cstore *cs;          /* NULL unless content = managed */
+	int shadow_of;                 /* a shadow instance: its client's slot; else -1 */
+	uint64_t trial_auth_mask, trial_notify_mask; /* a shadow's subscriptions (never dispatched live) */
+	bool content_switch;           /* killed to switch content: not a failure */
 };
 
 struct rf_ops_conn {
@@ -160,6 +165,7 @@ struct rf_ops_conn {
 };
 
 struct rf_pending;
+struct rf_content;
 
 struct rf_broker {
 	struct rf_config cfg;
@@ -205,6 +211,8 @@ struct rf_broker {
 	struct rf_alert alerts[RF_MAX_ALERTS];
 	uint64_t nalerts;
 
+	struct rf_content *content;    /* managed content, NULL when none (content.c) */
+
 	/* broker-wide sequence, as seen by tail readers */
 	uint64_t seq;
 	uint64_t type_seq[RF_EVENT_MAX];
@@ -235,6 +243,7 @@ enum rf_tag {
 	RF_TAG_OPS_CONN,
 	RF_TAG_CLIENT_SETUP,
 	RF_TAG_CLIENT_NOTIFY,
+	RF_TAG_CONTENT,
 };
 
 int rf_epoll_add(struct rf_broker *b, int fd, enum rf_tag tag, uint32_t idx);
@@ -342,6 +351,8 @@ void rf_ops_tail(struct rf_broker *b, const struct rf_message *m);
  * -EINVAL (bad size, magic, version, command or flags).
  */
 int rf_ops_parse_req(const void *buf, size_t len, struct rf_ops_req *ret);
+/* A content request (RF_OPS_CONTENT): exact size, known action, fields as the action needs. */
+int rf_ops_parse_content(const void *buf, size_t len, struct rf_ops_content *ret);
 
 /*
  * Validates one control datagram of len bytes from a client in state st.

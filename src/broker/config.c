@@ -48,6 +48,16 @@ void rf_config_defaults(struct rf_config *c)
 	c->miss_window_ms = 10000;
 	c->miss_restart = false;
 	c->uid_base = 61000;
+	strcpy(c->content_store, "/var/lib/ringfence/content");
+	strcpy(c->content_cohort, "broad");
+	c->content_interval_s = 3600;
+	c->trial_window = 2048;
+	c->trial_settle_ms = 1000;
+	c->trial_timeout_ms = 30000;
+	c->trial_max_alerts = 100;
+	c->trial_max_miss_pct = 10;
+	c->healthy_s = 600;
+	c->revert_deaths = 2;
 }
 
 static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *ret)
@@ -211,6 +221,45 @@ static int cfg_handler(void *user, const char *sec, const char *key, const char 
 				c->miss_restart = true;
 			else
 				return fail(x, sec, key, "want demote or restart");
+			return 1;
+		}
+	} else if (!strcmp(sec, "content")) {
+		static const struct { const char *key; size_t off; uint32_t min, max; } nums[] = {
+			{ "interval_s", offsetof(struct rf_config, content_interval_s), 0, 604800 },
+			{ "delay_hours", offsetof(struct rf_config, content_delay_h), 0, 8760 },
+			{ "trial_window", offsetof(struct rf_config, trial_window), 0, 65536 },
+			{ "trial_settle_ms", offsetof(struct rf_config, trial_settle_ms), 0, 600000 },
+			{ "trial_timeout_ms", offsetof(struct rf_config, trial_timeout_ms), 1000, 3600000 },
+			{ "trial_max_alerts", offsetof(struct rf_config, trial_max_alerts), 0, 1000000 },
+			{ "trial_max_miss_percent", offsetof(struct rf_config, trial_max_miss_pct), 0, 100 },
+			{ "healthy_s", offsetof(struct rf_config, healthy_s), 1, 604800 },
+			{ "revert_deaths", offsetof(struct rf_config, revert_deaths), 1, 32 },
+		};
+		for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
+			if (!strcmp(key, nums[i].key))
+				return parse_u32(val, nums[i].min, nums[i].max,
+						 (uint32_t *)((char *)c + nums[i].off))
+					       ? fail(x, sec, key, "out of range") : 1;
+		if (!strcmp(key, "repository")) {
+			if (!*val || strlen(val) >= sizeof c->content_repo)
+				return fail(x, sec, key, "want a directory or an http(s):// URL");
+			if (val[0] != '/' && strncmp(val, "file:///", 8) && strncmp(val, "http://", 7) &&
+			    strncmp(val, "https://", 8))
+				return fail(x, sec, key, "want an absolute directory, file:///, http:// or https://");
+			strcpy(c->content_repo, val);
+			return 1;
+		}
+		if (!strcmp(key, "root"))
+			return parse_path(val, c->content_root) ? fail(x, sec, key, "want an absolute path") : 1;
+		if (!strcmp(key, "store"))
+			return parse_path(val, c->content_store) ? fail(x, sec, key, "want an absolute path") : 1;
+		if (!strcmp(key, "paused"))
+			return parse_bool(val, &c->content_paused) ? fail(x, sec, key, "want yes or no") : 1;
+		if (!strcmp(key, "cohort")) {
+			size_t n = strlen(val);
+			if (n == 0 || n >= sizeof c->content_cohort || strspn(val, "abcdefghijklmnopqrstuvwxyz0123456789-_") != n)
+				return fail(x, sec, key, "want 1..15 of a-z 0-9 - _");
+			strcpy(c->content_cohort, val);
 			return 1;
 		}
 	} else {
@@ -487,6 +536,26 @@ static int man_handler(void *user, const char *sec, const char *key, const char 
 		return parse_u32(val, 1, 60000, &m->exec_deadline_ms) ? fail(x, sec, key, "want 1..60000") : 1;
 	if (!strcmp(key, "open_deadline_ms"))
 		return parse_u32(val, 1, 60000, &m->open_deadline_ms) ? fail(x, sec, key, "want 1..60000") : 1;
+	if (!strcmp(key, "content")) {
+		if (!strcmp(val, "managed"))
+			m->managed = true;
+		else if (!strcmp(val, "none"))
+			m->managed = false;
+		else
+			return fail(x, sec, key, "want managed or none");
+		return 1;
+	}
+	if (!strcmp(key, "content_abi"))
+		return parse_u32(val, 1, 65535, &m->content_abi) ? fail(x, sec, key, "want 1..65535") : 1;
+	if (!strcmp(key, "content_initial"))
+		return parse_path(val, m->content_initial) ? fail(x, sec, key, "want an absolute path") : 1;
+	if (!strcmp(key, "content_pin")) {
+		uint32_t v;
+		if (parse_u32(val, 1, UINT32_MAX, &v))
+			return fail(x, sec, key, "want a content version number");
+		m->content_pin = v;
+		return 1;
+	}
 	return fail(x, sec, key, "unknown key");
 }
 
@@ -500,6 +569,7 @@ int rf_manifest_parse(const char *text, size_t len, struct rf_manifest *ret, cha
 	m->max_files = 256;
 	m->max_procs = 32;
 	m->cpu_percent = 100;
+	m->content_abi = 1;
 	int r = run_ini(text, len, man_handler, &mc.x);
 	if (r == 0 && (!m->name[0] || !m->exec[0])) {
 		snprintf(err, errlen, "[client] needs name and exec");

@@ -49,6 +49,21 @@ struct rf_config {
 	uint32_t miss_window_ms;              /* ... within this window: on_miss_limit */
 	bool miss_restart;                    /* on_miss_limit = restart (else demote) */
 	uint32_t uid_base;                    /* clients run as uid_base + slot unless user = */
+	/* [content]: signed updates, tried on the host first (docs/CONTENT-DELIVERY.md) */
+	char content_repo[PATH_MAX];          /* directory, file://, http(s):// URL; "" = no updates */
+	char content_root[PATH_MAX];          /* trust anchor (root.json) used until one is stored */
+	char content_store[PATH_MAX];         /* slots, blobs and trusted metadata */
+	char content_cohort[16];              /* this host's rollout ring */
+	uint32_t content_interval_s;          /* between checks; 0: only on `rfctl content check` */
+	uint32_t content_delay_h;             /* new content waits this long after first seen */
+	bool content_paused;                  /* no checks, no activations */
+	uint32_t trial_window;                /* recent events replayed to a candidate */
+	uint32_t trial_settle_ms;             /* quiet time after the replay before passing */
+	uint32_t trial_timeout_ms;            /* the whole trial */
+	uint32_t trial_max_alerts;            /* more alerts than this in a trial: rejected */
+	uint32_t trial_max_miss_pct;          /* more replayed AUTH late or unanswered: rejected */
+	uint32_t healthy_s;                   /* after activation: blessed when no revert by then */
+	uint32_t revert_deaths;               /* deaths of unblessed content that revert it */
 	char err[256];                        /* the reason of the last parse error */
 };
 
@@ -77,6 +92,11 @@ struct rf_manifest {
 	uint32_t max_procs;                   /* RLIMIT_NPROC and cgroup pids.max */
 	uint32_t cpu_percent;                 /* cgroup cpu quota, 100 = one core */
 	char content_version[64];             /* informative, recorded with every death */
+	/* content = managed: the broker's store gives the client its content */
+	bool managed;
+	uint32_t content_abi;                 /* the engine ABI the client's loader speaks */
+	char content_initial[PATH_MAX];       /* installed as version 0 when the store is empty */
+	uint64_t content_pin;                 /* stay on this version (0: no pin) */
 };
 
 /* Sets the defaults. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/content.h"
 #include "broker/sandbox.h"
 #include "common/log.h"
 #include "ringfence/ringfence.h"
@@ -107,11 +108,37 @@ int rf_ops_parse_req(const void *buf, size_t len, struct rf_ops_req *ret)
 	if (len != sizeof r)
 		return -EINVAL;
 	memcpy(&r, buf, sizeof r);
-	if (r.magic != RF_OPS_MAGIC || r.version != RF_PROTO_VERSION || r.cmd == 0 || r.cmd >= RF_OPS_MAX)
+	if (r.magic != RF_OPS_MAGIC || r.version != RF_PROTO_VERSION || r.cmd == 0 || r.cmd >= RF_OPS_MAX ||
+	    r.cmd == RF_OPS_CONTENT)
 		return -EINVAL;
 	if (r.flags & ~RF_OPS_F_EXCLUDE_PID)
 		return -EINVAL;
 	if (r.type_mask & ~(((1ull << RF_EVENT_MAX) - 1) & ~1ull))
+		return -EINVAL;
+	*ret = r;
+	return 0;
+}
+
+int rf_ops_parse_content(const void *buf, size_t len, struct rf_ops_content *ret)
+{
+	struct rf_ops_content r;
+	if (len != sizeof r)
+		return -EINVAL;
+	memcpy(&r, buf, sizeof r);
+	if (r.req.magic != RF_OPS_MAGIC || r.req.version != RF_PROTO_VERSION || r.req.cmd != RF_OPS_CONTENT ||
+	    r.req.type_mask || r.req.exclude_pgid || r.req.flags || r.action == 0 || r.action >= RF_OPS_CONTENT_MAX)
+		return -EINVAL;
+	size_t n = strnlen(r.client, sizeof r.client);
+	if (n == sizeof r.client)
+		return -EINVAL;
+	for (size_t i = n; i < sizeof r.client; i++)
+		if (r.client[i])
+			return -EINVAL;
+	bool named = r.action == RF_OPS_CONTENT_PIN || r.action == RF_OPS_CONTENT_UNPIN;
+	if (named != (n > 0))
+		return -EINVAL;
+	if ((r.action == RF_OPS_CONTENT_DELAY ? r.hours > 8760 : r.hours != 0) ||
+	    (r.action != RF_OPS_CONTENT_PIN && r.version))
 		return -EINVAL;
 	*ret = r;
 	return 0;
@@ -298,6 +325,7 @@ static json_object *status_json(const struct rf_broker *b)
 	ADD(sv, "miss_window_ms", I64(b->cfg.miss_window_ms));
 	ADD(sv, "on_miss_limit", json_object_new_string(b->cfg.miss_restart ? "restart" : "demote"));
 	ADD(o, "supervisor", sv);
+	ADD(o, "content", rf_content_status(b));
 	ADD(o, "clients", clients_json(b));
 	return o;
 }
@@ -318,6 +346,11 @@ void rf_ops_on_conn(struct rf_broker *b, unsigned idx)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	struct rf_ops_req req;
+	struct rf_ops_content creq;
+	if (n > 0 && !o->tail && rf_ops_parse_content(buf, (size_t)n, &creq) == 0) {
+		send_json(o, rf_content_op(b, creq.action, creq.client, creq.version, creq.hours));
+		return;
+	}
 	if (n <= 0 || o->tail || rf_ops_parse_req(buf, (size_t)n, &req) < 0) {
 		/* EOF, error, a second request on a tail, or garbage: hang up */
 		conn_close(b, o);
@@ -349,6 +382,8 @@ void rf_ops_on_conn(struct rf_broker *b, unsigned idx)
 
 void rf_ops_tail(struct rf_broker *b, const struct rf_message *m)
 {
+	if (b->content)
+		rf_content_window_add(b, m);   /* every event, as seen here: a trial's replay */
 	if (!b->ntail)
 		return;
 	for (unsigned i = 0; i < RF_MAX_OPS_CONNS; i++) {

@@ -330,7 +330,20 @@ static void apply_exec(struct rf_proctable *pt, struct rf_proc *p, const struct 
 	p->exe = NULL;
 	p->exe_dev = p->exe_ino = 0;
 	p->exe_ctime_ns = 0;
+	p->exe_mode = 0;
 	read_exe(pt->proc_root, p);
+	/*
+	 * /proc shows the image of now, not of the event: a process that has
+	 * exec'd again since (bash running its last command in place) already
+	 * shows the next image.  When the event names its file and /proc shows
+	 * another one, the event's own name is the truth for this exec.
+	 */
+	if (ev->u.exec.ino && p->exe_ino != ev->u.exec.ino) {
+		free(p->exe);
+		p->exe = NULL;
+		p->exe_ctime_ns = 0;
+		p->exe_mode = 0;
+	}
 	if (!p->exe && ev->u.exec.filename) {
 		const char *f = ev->u.exec.filename;
 		if (f[0] != '/' && p->cwd) {

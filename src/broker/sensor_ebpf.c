@@ -3,15 +3,25 @@
  * (src/bpf/NAME.bpf.c, embedded as libbpf skeletons) behind the sensor
  * interface.
  *
- * Four units, each one skeleton with its own ring buffer and lost counter:
+ * Four units, each one skeleton with its own lost counter:
  *   process  fork, exec, exit, execve argv capture   required
  *   net      TCP connect, listen, accept             optional
  *   cred     set*uid, set*gid                        optional
  *   kernel   ptrace, module load, bpf prog load      optional
  * An optional unit, or an optional program in any unit, that cannot load or
  * attach is logged by name and left out; the others run.  The broker's own
- * activity (its tgid, the programs' ignore_tgid) is not reported.  One libbpf
- * ring_buffer manager polls every unit's ring; its epoll descriptor is the
+ * activity (its tgid, the programs' ignore_tgid) is not reported.
+ *
+ * Every unit writes into one ring buffer: the process unit's `events` map,
+ * grown to EBPF_RING_BYTES, which the other units reuse in place of their
+ * own before they load.  A ring hands records out in the order they were
+ * reserved, so the broker sees what one thread did in the order it did it:
+ * a connect before the exec or exit that follows it, a setuid before the
+ * fork after it.  With a ring per unit, one drain consumed the rings one
+ * after the other, and the process table had already applied a later exec
+ * (or reaped the exited process) when an earlier connect of the same
+ * process was normalised: the event named the next image, or none.  One
+ * libbpf ring_buffer manager polls the ring; its epoll descriptor is the
  * sensor's descriptor.
  *
  * Records are checked before use: size at least a header, schema version,
@@ -45,6 +55,7 @@
 
 #define EBPF_MAX_PROGS 32
 #define EBPF_LOST_PERIOD_NS 1000000000ull
+#define EBPF_RING_BYTES (8u << 20)   /* the shared ring: the four units' own ones added up, rounded */
 
 enum { U_PROCESS, U_NET, U_CRED, U_KERNEL, U_COUNT };
 
@@ -63,6 +74,7 @@ struct ebpf_state {
 	struct rf_sensor *s;
 	struct ebpf_unit unit[U_COUNT];
 	struct ring_buffer *rb;
+	int ring_fd;                    /* the shared ring (the process unit's events map) */
 	int pending_fd;                 /* process unit's pending_argv map */
 	int ncpus;
 	uint64_t *percpu;               /* ncpus slots, for reading lost counters */
@@ -193,8 +205,9 @@ static void unit_close(struct ebpf_unit *u)
 static int on_record(void *ctx, void *data, size_t size);
 
 /*
- * Opens, loads and attaches one unit and adds its ring to st->rb.  Returns
- * 0, or -errno with the unit closed.  Missing optional programs are logged
+ * Opens, loads and attaches one unit: the process unit (started first)
+ * creates the shared ring and st->rb, the others write into that ring.
+ * Returns 0, or -errno with the unit closed.  Missing optional programs are logged
  * and skipped; a missing required program fails the unit.
  */
 static int unit_start(struct ebpf_state *st, int idx, uint32_t self)
@@ -235,6 +248,21 @@ static int unit_start(struct ebpf_state *st, int idx, uint32_t self)
 		goto fail;
 	}
 
+	/* one ring for every unit: the process unit creates it, the others reuse it */
+	map = bpf_object__find_map_by_name(u->obj, "events");
+	if (!map) {
+		r = -ENOENT;
+		goto fail;
+	}
+	if (idx == U_PROCESS)
+		r = bpf_map__set_max_entries(map, EBPF_RING_BYTES);
+	else
+		r = st->ring_fd >= 0 ? bpf_map__reuse_fd(map, st->ring_fd) : -EBADF;
+	if (r < 0) {
+		rf_warnx("ebpf: %s: cannot set up the shared ring buffer: %s", u->name, strerror(-r));
+		goto fail;
+	}
+
 	r = bpf_object__load(u->obj);
 	if (r < 0) {
 		rf_warnx("ebpf: %s: cannot load: %s", u->name, strerror(-r));
@@ -265,23 +293,20 @@ static int unit_start(struct ebpf_state *st, int idx, uint32_t self)
 
 	map = bpf_object__find_map_by_name(u->obj, "lost");
 	u->lost_fd = map ? bpf_map__fd(map) : -1;
-	map = bpf_object__find_map_by_name(u->obj, "events");
-	ring_fd = map ? bpf_map__fd(map) : -1;
-	if (ring_fd < 0) {
-		r = -ENOENT;
-		goto fail;
-	}
-	if (!st->rb) {
-		st->rb = ring_buffer__new(ring_fd, on_record, st, NULL);
-		r = st->rb ? 0 : (errno ? -errno : -ENOMEM);
-	} else {
-		r = ring_buffer__add(st->rb, ring_fd, on_record, st);
-	}
-	if (r < 0) {
-		rf_warnx("ebpf: %s: cannot poll its ring buffer: %s", u->name, strerror(-r));
-		goto fail;
-	}
 	if (idx == U_PROCESS) {
+		map = bpf_object__find_map_by_name(u->obj, "events");
+		ring_fd = map ? bpf_map__fd(map) : -1;
+		if (ring_fd < 0) {
+			r = -ENOENT;
+			goto fail;
+		}
+		st->rb = ring_buffer__new(ring_fd, on_record, st, NULL);
+		if (!st->rb) {
+			r = errno ? -errno : -ENOMEM;
+			rf_warnx("ebpf: %s: cannot poll its ring buffer: %s", u->name, strerror(-r));
+			goto fail;
+		}
+		st->ring_fd = ring_fd;   /* owned by the process unit's object, which outlives the others */
 		map = bpf_object__find_map_by_name(u->obj, "pending_argv");
 		st->pending_fd = map ? bpf_map__fd(map) : -1;
 	}
@@ -504,6 +529,7 @@ static int ebpf_start(struct rf_sensor *s)
 	if (!st)
 		return -ENOMEM;
 	st->s = s;
+	st->ring_fd = -1;
 	st->pending_fd = -1;
 	for (int i = 0; i < U_COUNT; i++)
 		st->unit[i].lost_fd = -1;

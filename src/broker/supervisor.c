@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/content.h"
 #include "common/log.h"
 
 #define BACKOFF_MIN_MS 1000
@@ -185,6 +186,13 @@ static enum rf_client_state on_died(struct rf_broker *b, struct rf_bclient *c, c
 	c->kill_reason[0] = '\0';
 	if (b->stopping)
 		return RF_CS_STOPPED;
+	/* deaths that start with new content: the content goes back, not the client to quarantine */
+	if (rf_content_on_death(b, c, d->reason)) {
+		memset(c->death_times, 0, sizeof c->death_times);
+		c->backoff_ms = BACKOFF_MIN_MS;
+		c->restart_at_ms = now;
+		return RF_CS_BACKOFF;
+	}
 	if (recent >= b->cfg.max_deaths) {
 		char why[128];
 		snprintf(why, sizeof why, "%u deaths within %u ms (last: %s); not restarted", recent,
@@ -209,6 +217,23 @@ void rf_sv_event(struct rf_broker *b, struct rf_bclient *c, enum rf_sv_event ev,
 {
 	if (c->state >= RF_CS_COUNT || ev >= RF_SV_COUNT || c->state == RF_CS_EMPTY)
 		return;
+	if (ev == RF_SV_DIED && (c->shadow_of >= 0 || c->content_switch)) {
+		/* a trial's end, or a restart to switch content: not a failure of the client */
+		c->pid = 0;
+		rf_client_kill(b, c, NULL);
+		rf_sandbox_release_client(b, c);
+		c->kill_reason[0] = '\0';
+		snprintf(c->last_exit, sizeof c->last_exit, "%s", detail ? detail : "");
+		if (c->shadow_of >= 0) {
+			c->state = RF_CS_STOPPED;
+			rf_content_shadow_died(b, c, detail ? detail : "");
+		} else {
+			c->content_switch = false;
+			c->state = b->stopping ? RF_CS_STOPPED : RF_CS_BACKOFF;
+			c->restart_at_ms = 0;
+		}
+		return;
+	}
 	struct sv_cell cell = table[c->state][ev];
 	enum rf_client_state next = cell.next == KEEP ? c->state : cell.next;
 	switch (cell.action) {
@@ -224,6 +249,11 @@ void rf_sv_event(struct rf_broker *b, struct rf_bclient *c, enum rf_sv_event ev,
 		break;
 	case A_READY:
 		rf_info("client %s: ready", c->man.name);
+		if (c->shadow_of >= 0) {
+			c->state = next;
+			rf_content_shadow_ready(b, c);
+			return;
+		}
 		break;
 	case A_PROTO:
 		detail = "control message out of order";
@@ -275,7 +305,7 @@ void rf_sv_tick(struct rf_broker *b)
 		struct rf_bclient *c = &b->clients[i];
 		switch (c->state) {
 		case RF_CS_BACKOFF:
-			if (now >= c->restart_at_ms && !b->stopping)
+			if (now >= c->restart_at_ms && !b->stopping && rf_content_startable(b, c))
 				rf_sv_event(b, c, RF_SV_START, NULL);
 			break;
 		case RF_CS_STARTING:

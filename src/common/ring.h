@@ -81,6 +81,49 @@ void rf_evring_consume(struct rf_evring *r, uint32_t len);
 bool rf_evring_prepare_sleep(struct rf_evring *r);
 void rf_evring_awake(struct rf_evring *r);
 
+/*
+ * CPU hints: who runs where, so that neither side spins for a peer that
+ * cannot run because the spinner holds its CPU.  They live in the
+ * reserved word of each ring's control block (wire.h), a compatible
+ * extension: 0 means "no hint", which is what a peer built before them
+ * leaves there, and a hint is only ever advice (a lying or stale one costs
+ * its writer a wake-up, nothing else).
+ *   evt.reserved   written by the client: RF_HINT_VALID | the CPU it runs on
+ *                  while it is awake (spinning or handling events), and
+ *                  RF_HINT_VALID | RF_HINT_ASLEEP when it sleeps;
+ *   resp.reserved  written by the broker: RF_HINT_VALID | the CPU it last ran
+ *                  on, plus RF_HINT_NOSPIN when clients should not spin
+ *                  (more parties than CPUs: a spinner would starve them).
+ */
+#define RF_HINT_VALID 0x80000000u
+#define RF_HINT_NOSPIN 0x40000000u
+#define RF_HINT_ASLEEP 0x20000000u
+#define RF_HINT_CPU_MASK 0xffffu
+
+static inline uint32_t rf_hint_make(int cpu, bool nospin)
+{
+	return RF_HINT_VALID | (nospin ? RF_HINT_NOSPIN : 0) | ((uint32_t)(cpu < 0 ? 0xffff : cpu) & RF_HINT_CPU_MASK);
+}
+
+/* True when hint h says its writer runs (or last ran) on cpu and does not sleep. */
+static inline bool rf_hint_on_cpu(uint32_t h, int cpu)
+{
+	return (h & (RF_HINT_VALID | RF_HINT_ASLEEP)) == RF_HINT_VALID && cpu >= 0 &&
+	       (h & RF_HINT_CPU_MASK) == ((uint32_t)cpu & RF_HINT_CPU_MASK);
+}
+
+static inline uint32_t rf_ring_hint(const struct rf_ring_ctl *ctl)
+{
+	return __atomic_load_n(&ctl->reserved, __ATOMIC_RELAXED);
+}
+
+/* Stores h unless it is there already (no needless write to a shared line). */
+static inline void rf_ring_set_hint(struct rf_ring_ctl *ctl, uint32_t h)
+{
+	if (__atomic_load_n(&ctl->reserved, __ATOMIC_RELAXED) != h)
+		__atomic_store_n(&ctl->reserved, h, __ATOMIC_RELAXED);
+}
+
 /* Response producer: 0, or -ENOSPC when full, -EPROTO on a bad consumer tail. */
 int rf_respring_push(struct rf_respring *r, const struct rf_wire_response *resp);
 

@@ -182,6 +182,7 @@ enum rf_ops_cmd {
 	RF_OPS_STATUS = 1,         /* reply: one datagram of JSON */
 	RF_OPS_CLIENTS = 2,        /* reply: one datagram of JSON */
 	RF_OPS_TAIL = 3,           /* reply: stream of rf_message datagrams and rf_ops_drop notices */
+	RF_OPS_CONTENT = 4,        /* request: struct rf_ops_content; reply: one datagram of JSON */
 	RF_OPS_MAX
 };
 
@@ -205,7 +206,27 @@ struct rf_ops_drop {
 	uint64_t dropped;          /* messages this reader lost since the last notice */
 };
 
+/* Managed content: what the operator asks (rfctl content check|pause|...). */
+enum rf_ops_content_action {
+	RF_OPS_CONTENT_CHECK = 1,  /* check the repository now */
+	RF_OPS_CONTENT_PAUSE,      /* no checks, no activations */
+	RF_OPS_CONTENT_RESUME,
+	RF_OPS_CONTENT_PIN,        /* client stays on version (0: its current one) */
+	RF_OPS_CONTENT_UNPIN,
+	RF_OPS_CONTENT_DELAY,      /* new content waits hours after it is first seen */
+	RF_OPS_CONTENT_MAX
+};
+
+struct rf_ops_content {
+	struct rf_ops_req req;     /* cmd = RF_OPS_CONTENT; type_mask, exclude_pgid, flags 0 */
+	uint32_t action;           /* enum rf_ops_content_action */
+	uint32_t hours;            /* DELAY: 0..8760 */
+	uint64_t version;          /* PIN */
+	char client[RF_NAME_MAX];  /* PIN, UNPIN: NUL terminated, else all zero */
+};
+
 _Static_assert(sizeof(struct rf_ops_req) == 24, "ops req layout");
+_Static_assert(sizeof(struct rf_ops_content) == 104, "ops content layout");
 _Static_assert(sizeof(struct rf_ops_drop) == 16, "ops drop layout");
 
 /* ---- recorded event files (rfctl record, the replay source) ---- */

@@ -70,6 +70,8 @@ int rfe_load(const void *data, size_t len, const struct rfs_field *schema, size_
 
 /* Reads a bundle file (at most RFB_MAX_SIZE bytes) and loads it. */
 int rfe_load_file(const char *path, struct rfe_engine **ret, char *err, size_t errlen);
+/* The same from an open descriptor (read with pread; name is for messages). */
+int rfe_load_fd(int fd, const char *name, struct rfe_engine **ret, char *err, size_t errlen);
 
 void rfe_free(struct rfe_engine *e);
 

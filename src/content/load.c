@@ -593,6 +593,37 @@ int rfe_load(const void *data, size_t len, const struct rfs_field *schema, size_
 	return 0;
 }
 
+int rfe_load_fd(int fd, const char *name, struct rfe_engine **ret, char *err, size_t errlen)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)RFB_MAX_SIZE) {
+		snprintf(err, errlen, "%s: not a regular file of at most %u bytes", name, RFB_MAX_SIZE);
+		return -EINVAL;
+	}
+	size_t n = (size_t)st.st_size, got = 0;
+	uint8_t *buf = malloc(n ? n : 1);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	while (got < n) {   /* pread: the offset may be shared with the broker */
+		ssize_t k = pread(fd, buf + got, n - got, (off_t)got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	if (got != n) {
+		free(buf);
+		snprintf(err, errlen, "%s: short read", name);
+		return -EIO;
+	}
+	int r = rfe_load(buf, n, rfs_engine_schema, RFS_NFIELDS, ret, err, errlen);
+	free(buf);
+	return r;
+}
+
 int rfe_load_file(const char *path, struct rfe_engine **ret, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -601,34 +632,7 @@ int rfe_load_file(const char *path, struct rfe_engine **ret, char *err, size_t e
 		snprintf(err, errlen, "%s: %s", path, strerror(e));
 		return -e;
 	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)RFB_MAX_SIZE) {
-		snprintf(err, errlen, "%s: not a regular file of at most %u bytes", path, RFB_MAX_SIZE);
-		close(fd);
-		return -EINVAL;
-	}
-	size_t n = (size_t)st.st_size, got = 0;
-	uint8_t *buf = malloc(n ? n : 1);
-	if (!buf) {
-		close(fd);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	while (got < n) {
-		ssize_t k = read(fd, buf + got, n - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		got += (size_t)k;
-	}
+	int r = rfe_load_fd(fd, path, ret, err, errlen);
 	close(fd);
-	if (got != n) {
-		free(buf);
-		snprintf(err, errlen, "%s: short read", path);
-		return -EIO;
-	}
-	int r = rfe_load(buf, n, rfs_engine_schema, RFS_NFIELDS, ret, err, errlen);
-	free(buf);
 	return r;
 }

@@ -31,6 +31,8 @@ int cmd_status(const struct rfctl *ctl, int argc, char **argv);
 int cmd_clients(const struct rfctl *ctl, int argc, char **argv);
 int cmd_tail(const struct rfctl *ctl, int argc, char **argv);
 int cmd_record(const struct rfctl *ctl, int argc, char **argv);
+/* `content SUBCOMMAND`: the signed content repository tools (cmd_content.c). */
+int cmd_content(const struct rfctl *ctl, int argc, char **argv);
 
 /* Prints the usage of command (NULL: the overview) to out. */
 void rfctl_usage(FILE *out, const char *command);

@@ -15,6 +15,7 @@
 
 #include "common/wire.h"
 #include "ctl/ctl.h"
+#include "ctl/opsreq.h"
 
 static const char *connect_hint(int err)
 {
@@ -32,7 +33,7 @@ static const char *connect_hint(int err)
 	}
 }
 
-int ops_open(const struct rfctl *ctl, uint16_t cmd, uint64_t type_mask, uint32_t exclude_pgid)
+static int ops_connect(const struct rfctl *ctl)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = {
@@ -61,7 +62,28 @@ int ops_open(const struct rfctl *ctl, uint16_t cmd, uint64_t type_mask, uint32_t
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
 
+int ops_send_request(const struct rfctl *ctl, const void *req, size_t len)
+{
+	int fd = ops_connect(ctl);
+	if (fd < 0)
+		return -1;
+	ssize_t n;
+	do
+		n = send(fd, req, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len) {
+		rfctl_err(n < 0 ? errno : EIO, "cannot send the request to %s", ctl->sock_path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int ops_open(const struct rfctl *ctl, uint16_t cmd, uint64_t type_mask, uint32_t exclude_pgid)
+{
 	struct rf_ops_req req;
 	memset(&req, 0, sizeof req);
 	req.magic = RF_OPS_MAGIC;
@@ -79,16 +101,7 @@ int ops_open(const struct rfctl *ctl, uint16_t cmd, uint64_t type_mask, uint32_t
 		req.exclude_pgid = (uint32_t)getpid();
 		req.flags |= RF_OPS_F_EXCLUDE_PID;
 	}
-	ssize_t n;
-	do
-		n = send(fd, &req, sizeof req, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof req) {
-		rfctl_err(n < 0 ? errno : EIO, "cannot send the request to %s", ctl->sock_path);
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return ops_send_request(ctl, &req, sizeof req);
 }
 
 int ops_recv_reply(int fd, int timeout_ms, char **ret_buf, size_t *ret_len)

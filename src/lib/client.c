@@ -545,9 +545,18 @@ static int take_one(rf_client_t *c, const struct rf_message **ret_msg)
 }
 
 
+/* True when the broker's hint says spinning cannot help now. */
+static bool spin_pointless(const rf_client_t *c, int cpu)
+{
+	uint32_t h = rf_ring_hint(c->resp.ctl);
+	return (h & RF_HINT_VALID) && ((h & RF_HINT_NOSPIN) || rf_hint_on_cpu(h, cpu));
+}
+
 /*
  * Before sleeping, watch the ring briefly (RF_SPIN_US, default 50 us): an
- * AUTH event that arrives meanwhile costs no wake-up on either side.
+ * AUTH event that arrives meanwhile costs no wake-up on either side.  Not
+ * when the broker says so (more parties than CPUs) or runs, or waits to run,
+ * on this very CPU: then the spin would only hold up the event it waits for.
  */
 static bool spin_for_events(rf_client_t *c)
 {
@@ -558,6 +567,10 @@ static bool spin_for_events(rf_client_t *c)
 	}
 	if (!c->spin_ns)
 		return false;
+	int cpu = rf_cpu_now();
+	if (spin_pointless(c, cpu))
+		return false;
+	rf_ring_set_hint(c->evt.ctl, rf_hint_make(cpu, false));
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t end = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + c->spin_ns;
@@ -567,6 +580,11 @@ static bool spin_for_events(rf_client_t *c)
 		if ((k & 15) == 15) {
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			if ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec > end)
+				return false;
+			int now = rf_cpu_now();
+			if (now != cpu)
+				rf_ring_set_hint(c->evt.ctl, rf_hint_make(cpu = now, false));
+			if (spin_pointless(c, cpu))
 				return false;
 		}
 		rf_cpu_relax();
@@ -645,8 +663,12 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 			return RF_E_CLOSED;
 		if (timeout_ms != 0 && spin_for_events(c))
 			continue;
-		if (rf_evring_prepare_sleep(&c->evt))
+		/* the broker need not spin for us while we sleep (ring.h, CPU hints) */
+		rf_ring_set_hint(c->evt.ctl, RF_HINT_VALID | RF_HINT_ASLEEP);
+		if (rf_evring_prepare_sleep(&c->evt)) {
+			rf_ring_set_hint(c->evt.ctl, rf_hint_make(rf_cpu_now(), false));
 			continue;
+		}
 		if (timeout_ms == 0) {
 			if (broker_gone(c)) {
 				c->closed = true;
@@ -675,6 +697,7 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 				return RF_E_SYS;
 		}
 		rf_evring_awake(&c->evt);
+		rf_ring_set_hint(c->evt.ctl, rf_hint_make(rf_cpu_now(), false));
 	}
 }
 

@@ -5,6 +5,7 @@
  * refused one leaves the output untouched.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		CHECK(r == -EINVAL);
 		CHECK(memcmp(&out, &pattern, sizeof out) == 0);
+	}
+
+	/* a content request: accepted only whole, with the fields its action needs */
+	struct rf_ops_content cout, cpat;
+	memset(&cout, 0x5c, sizeof cout);
+	cpat = cout;
+	r = rf_ops_parse_content(buf, size, &cout);
+	if (r == 0) {
+		CHECK(size == sizeof cout && memcmp(&cout, buf, sizeof cout) == 0);
+		CHECK(cout.req.cmd == RF_OPS_CONTENT && cout.action >= 1 && cout.action < RF_OPS_CONTENT_MAX);
+		size_t n = strnlen(cout.client, sizeof cout.client);
+		CHECK(n < sizeof cout.client);
+		bool named = cout.action == RF_OPS_CONTENT_PIN || cout.action == RF_OPS_CONTENT_UNPIN;
+		CHECK(named == (n > 0));
+		CHECK(cout.hours <= 8760);
+		/* a content request is never taken for another request */
+		struct rf_ops_req other;
+		CHECK(rf_ops_parse_req(buf, size, &other) == -EINVAL);
+	} else {
+		CHECK(r == -EINVAL);
+		CHECK(memcmp(&cout, &cpat, sizeof cout) == 0);
 	}
 	free(buf);
 	return 0;

@@ -138,28 +138,28 @@ scenario "file name with an embedded base64 command" "179b3686-6271-4d87-807d-17
 # net_connection_lnx_susp_malware_callback_port (dbfc7c98): bash connects out
 # to port 4444 of a public (TEST-NET-2) address, here on a private loopback
 # (the namespace is set up by this script, outside the scenario's process
-# tree; bash waits a moment before it connects and stays a while after, so
-# that a loaded broker still names it, not nsenter or nothing, as the
-# connecting process: its network and process sensors are separate queues)
+# tree).  bash runs its last command, sleep, in its own place right after the
+# connect: the broker must still name bash (not sleep, not nothing) as the
+# connecting process however late it reads the connect.  83dcd9f6 tests
+# Image, so it fires only when it does.
 unshare -n sleep 60 &
 NETNS_PID=$!
 sleep 0.2
 if nsenter -t $NETNS_PID -n ip link set lo up 2>/dev/null &&
    nsenter -t $NETNS_PID -n ip addr add 198.51.100.7/32 dev lo 2>/dev/null; then
-	start nsenter -t $NETNS_PID -n bash -c 'sleep 0.3; : 3<>/dev/tcp/198.51.100.7/4444; sleep 2'
+	start nsenter -t $NETNS_PID -n bash -c 'sleep 0.3; : 3<>/dev/tcp/198.51.100.7/4444; sleep 1'
 	kill $NETNS_PID 2>/dev/null
-	# 83dcd9f6 tests Image: it fires only if the broker named bash as the
-	# connecting process (a loaded broker sometimes does not: its process and
-	# network sensors are separate queues); rf-detect must follow the event
-	want="dbfc7c98-04ab-4ab7-aa94-c74d22aa7376"
 	conn='select(.type=="connect" and .net.daddr=="198.51.100.7" and .net.dport==4444)'
 	wait_for 5 jq -e -s "map($conn) | length > 0" "$ART/tail.jsonl" || fail "no connect event to 198.51.100.7:4444"
-	exe=$(jq -r "$conn | .process.exe" "$ART/tail.jsonl" | tail -n 1)
-	case $exe in
-	*/bin/bash) want="83dcd9f6-9ca8-4af7-a16e-a1c7a6b51871 $want" ;;
-	*) echo "note: the broker named '$exe', not bash, as the connecting process" ;;
-	esac
-	expect "bash reverse shell to a callback port" "$want"
+	who=$(jq -c "$conn | [.process.pid, .process.exe, .process.comm]" "$ART/tail.jsonl" | tail -n 1)
+	pid=$(jq -r "$conn | .process.pid" "$ART/tail.jsonl" | tail -n 1)
+	case " $(descendants $ROOT) " in *" $pid "*) ;; *) fail "the connect's pid $pid is not of the scenario: $who" ;; esac
+	jq -e -s "map($conn | select(((.process.exe // \"\") | endswith(\"/bin/bash\")) and .process.comm == \"bash\"))
+		| length == 1" "$ART/tail.jsonl" >/dev/null \
+		|| fail "the connect must name bash as the connecting process, got [pid, exe, comm] $who"
+	ok "the connect names bash: $who"
+	expect "bash reverse shell to a callback port" \
+		"83dcd9f6-9ca8-4af7-a16e-a1c7a6b51871 dbfc7c98-04ab-4ab7-aa94-c74d22aa7376"
 else
 	echo "note: no network namespaces here: reverse-shell scenario skipped"
 fi

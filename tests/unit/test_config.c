@@ -364,6 +364,62 @@ static void test_manifest_copy_contract(void **state)
 	free(copy);
 }
 
+
+/* [content] and the managed-content keys of a manifest */
+static void test_content_keys(void **state)
+{
+	struct rf_config *c = malloc(sizeof *c);
+	assert_non_null(c);
+	rf_config_defaults(c);
+	assert_string_equal(c->content_store, "/var/lib/ringfence/content");
+	assert_string_equal(c->content_cohort, "broad");
+	assert_int_equal(c->healthy_s, 600);
+	assert_int_equal(parse("[content]\nrepository = https://u.example/repo\nroot = /etc/rf/root.json\n"
+			       "store = /srv/store\ncohort = canary\ninterval_s = 0\ndelay_hours = 12\n"
+			       "paused = yes\ntrial_window = 16\ntrial_settle_ms = 0\ntrial_timeout_ms = 5000\n"
+			       "trial_max_alerts = 3\ntrial_max_miss_percent = 0\nhealthy_s = 5\nrevert_deaths = 1\n",
+			       c), 0);
+	assert_string_equal(c->content_repo, "https://u.example/repo");
+	assert_string_equal(c->content_root, "/etc/rf/root.json");
+	assert_string_equal(c->content_store, "/srv/store");
+	assert_string_equal(c->content_cohort, "canary");
+	assert_int_equal(c->content_interval_s, 0);
+	assert_int_equal(c->content_delay_h, 12);
+	assert_true(c->content_paused);
+	assert_int_equal(c->trial_window, 16);
+	assert_int_equal(c->trial_timeout_ms, 5000);
+	assert_int_equal(c->trial_max_alerts, 3);
+	assert_int_equal(c->healthy_s, 5);
+	assert_int_equal(c->revert_deaths, 1);
+	free(c);
+	config_refused("[content]\nrepository = ftp://x/\n", 2, "repository");
+	config_refused("[content]\nrepository = relative/dir\n", 2, "repository");
+	config_refused("[content]\ncohort = Canary!\n", 2, "cohort");
+	config_refused("[content]\nhealthy_s = 0\n", 2, "healthy_s");
+	config_refused("[content]\ntrial_max_miss_percent = 101\n", 2, "trial_max_miss_percent");
+	config_refused("[content]\nstore = var/lib\n", 2, "store");
+
+	struct rf_manifest *m = malloc(sizeof *m);
+	assert_non_null(m);
+	char err[256];
+	const char *text = "[client]\nname = d\nexec = /bin/d\ncontent = managed\ncontent_abi = 3\n"
+			   "content_initial = /usr/share/d.rfb\ncontent_pin = 7\n";
+	assert_int_equal(rf_manifest_parse(text, strlen(text), m, err, sizeof err), 0);
+	assert_true(m->managed);
+	assert_int_equal(m->content_abi, 3);
+	assert_string_equal(m->content_initial, "/usr/share/d.rfb");
+	assert_int_equal(m->content_pin, 7);
+	text = "[client]\nname = d\nexec = /bin/d\n";
+	assert_int_equal(rf_manifest_parse(text, strlen(text), m, err, sizeof err), 0);
+	assert_false(m->managed);
+	assert_int_equal(m->content_abi, 1);
+	free(m);
+	manifest_refused("[client]\nname = d\nexec = /bin/d\ncontent = yes\n", "content");
+	manifest_refused("[client]\nname = d\nexec = /bin/d\ncontent_abi = 0\n", "content_abi");
+	manifest_refused("[client]\nname = d\nexec = /bin/d\ncontent_pin = -1\n", "content_pin");
+	manifest_refused("[client]\nname = d\nexec = /bin/d\ncontent_initial = x.rfb\n", "content_initial");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_variants),
 		cmocka_unit_test(test_manifest_errors),
 		cmocka_unit_test(test_manifest_copy_contract),
+		cmocka_unit_test(test_content_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

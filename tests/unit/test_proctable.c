@@ -379,6 +379,33 @@ static void test_fork_exec_exit(void **state)
 	assert_int_equal(b->exe_ino, ino_of(f.exe_b));
 	assert_string_equal(b->args, "prog-b");            /* from /proc/200/cmdline */
 
+	/*
+	 * ... unless the event names another file than /proc shows: the
+	 * process has exec'd again since (bash running its last command in
+	 * place), and /proc shows that later image.  This exec's own name and
+	 * identity win, and what follows it (a connect) names it, not the next.
+	 */
+	ev = raw(RF_EVENT_EXEC, 200, START_B * ns_per_tick());
+	ev.u.exec.filename = "/usr/bin/bash";
+	ev.u.exec.dev = 8;
+	ev.u.exec.ino = ino_of(f.exe_a);                   /* not prog-b, which /proc shows */
+	b = rf_proctable_apply(&pt, &ev);
+	assert_string_equal(b->exe, "/usr/bin/bash");
+	assert_int_equal(b->exe_ino, ino_of(f.exe_a));
+	assert_int_equal(b->exe_dev, 8);
+	assert_int_equal(b->exe_mode, 0);                  /* prog-b's is not this file's */
+	assert_int_equal(b->exe_ctime_ns, 0);
+	ev = raw(RF_EVENT_CONNECT, 200, START_B * ns_per_tick());
+	b = rf_proctable_apply(&pt, &ev);
+	assert_string_equal(b->exe, "/usr/bin/bash");
+	/* the event and /proc agree on the file: /proc's resolved path */
+	ev = raw(RF_EVENT_EXEC, 200, START_B * ns_per_tick());
+	ev.u.exec.filename = "/bin/prog-b-by-another-name";
+	ev.u.exec.ino = ino_of(f.exe_b);
+	b = rf_proctable_apply(&pt, &ev);
+	assert_string_equal(b->exe, f.exe_b);
+	assert_true(S_ISREG(b->exe_mode));
+
 	/* exit keeps the entry until the broker removes it */
 	uint32_t before = pt.count;
 	ev = raw(RF_EVENT_EXIT, 300, 555);

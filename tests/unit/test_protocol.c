@@ -687,6 +687,8 @@ static void test_ops_parse_req(void **state)
 {
 	struct rf_ops_req r, out;
 	for (uint16_t cmd = 1; cmd < RF_OPS_MAX; cmd++) {
+		if (cmd == RF_OPS_CONTENT)
+			continue;   /* its own, longer request: below */
 		r = ops_good(cmd);
 		assert_int_equal(rf_ops_parse_req(&r, sizeof r, &out), 0);
 		assert_memory_equal(&out, &r, sizeof r);
@@ -727,6 +729,76 @@ static void test_ops_parse_req(void **state)
 	r = ops_good(RF_OPS_TAIL);
 	r.type_mask = 1ull << 63;
 	expect_ops_refused(&r, sizeof r, "bit 63 in the mask");
+	r = ops_good(RF_OPS_CONTENT);
+	expect_ops_refused(&r, sizeof r, "a content command without its body");
+}
+
+static struct rf_ops_content content_good(uint32_t action)
+{
+	struct rf_ops_content q;
+	memset(&q, 0, sizeof q);
+	q.req = ops_good(RF_OPS_CONTENT);
+	q.action = action;
+	if (action == RF_OPS_CONTENT_PIN || action == RF_OPS_CONTENT_UNPIN)
+		strcpy(q.client, "rf-detect");
+	return q;
+}
+
+static void expect_content_refused(const struct rf_ops_content *q, size_t len, const char *what)
+{
+	struct rf_ops_content out, pattern;
+	memset(&out, 0x3c, sizeof out);
+	pattern = out;
+	if (rf_ops_parse_content(q, len, &out) != -EINVAL)
+		fail_msg("content request with %s accepted", what);
+	assert_memory_equal(&out, &pattern, sizeof out);
+}
+
+static void test_ops_parse_content(void **state)
+{
+	struct rf_ops_content q, out;
+	for (uint32_t a = 1; a < RF_OPS_CONTENT_MAX; a++) {
+		q = content_good(a);
+		assert_int_equal(rf_ops_parse_content(&q, sizeof q, &out), 0);
+		assert_memory_equal(&q, &out, sizeof q);
+	}
+	q = content_good(RF_OPS_CONTENT_PIN);
+	q.version = 7;
+	assert_int_equal(rf_ops_parse_content(&q, sizeof q, &out), 0);
+	q = content_good(RF_OPS_CONTENT_DELAY);
+	q.hours = 8760;
+	assert_int_equal(rf_ops_parse_content(&q, sizeof q, &out), 0);
+
+	q = content_good(RF_OPS_CONTENT_CHECK);
+	expect_content_refused(&q, sizeof q - 1, "a short body");
+	q = content_good(0);
+	expect_content_refused(&q, sizeof q, "action 0");
+	q = content_good(RF_OPS_CONTENT_MAX);
+	expect_content_refused(&q, sizeof q, "action MAX");
+	q = content_good(RF_OPS_CONTENT_DELAY);
+	q.hours = 8761;
+	expect_content_refused(&q, sizeof q, "a delay over a year");
+	q = content_good(RF_OPS_CONTENT_CHECK);
+	q.version = 1;
+	expect_content_refused(&q, sizeof q, "a version on check");
+	q = content_good(RF_OPS_CONTENT_PAUSE);
+	strcpy(q.client, "x");
+	expect_content_refused(&q, sizeof q, "a client name on pause");
+	q = content_good(RF_OPS_CONTENT_PIN);
+	q.client[0] = 0;
+	expect_content_refused(&q, sizeof q, "pin without a client");
+	q = content_good(RF_OPS_CONTENT_PIN);
+	memset(q.client, 'a', sizeof q.client);
+	expect_content_refused(&q, sizeof q, "an unterminated client name");
+	q = content_good(RF_OPS_CONTENT_UNPIN);
+	q.client[sizeof q.client - 1] = 'z';
+	expect_content_refused(&q, sizeof q, "bytes after the client name's NUL");
+	q = content_good(RF_OPS_CONTENT_CHECK);
+	q.req.type_mask = 2;
+	expect_content_refused(&q, sizeof q, "a type mask");
+	q = content_good(RF_OPS_CONTENT_CHECK);
+	q.req.cmd = RF_OPS_STATUS;
+	expect_content_refused(&q, sizeof q, "another command");
 }
 
 int main(void)
@@ -743,6 +815,7 @@ int main(void)
 		cmocka_unit_test(test_ctl_mute_proc_invert_ready),
 		cmocka_unit_test(test_ctl_mute_path),
 		cmocka_unit_test(test_ops_parse_req),
+		cmocka_unit_test(test_ops_parse_content),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

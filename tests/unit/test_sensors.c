@@ -651,6 +651,95 @@ static void test_ebpf_events(void **state)
 	assert_false(s.running);
 }
 
+/* Position of the first event of type by pid in what the sink saw, -1 if none. */
+static int ts_index(uint16_t type, uint32_t pid)
+{
+	for (unsigned int i = 0; i < ts.nseen; i++)
+		if (ts.seen[i].type == type && ts.seen[i].pid == pid)
+			return (int)i;
+	return -1;
+}
+
+static bool ts_order_done(pid_t e, const struct ts_report *rep)
+{
+	(void)rep;
+	return ts_find(RF_EVENT_EXIT, (uint32_t)e) != NULL;
+}
+
+/*
+ * Child E: listens on the loopback, connects to itself, calls setuid(0) (a
+ * no-op as root), then runs /bin/true in its place, which exits.  Each step
+ * is seen by another unit of the sensor (net, cred, process).
+ */
+static void __attribute__((noreturn)) ts_child_e(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(l, 1) < 0 ||
+	    getsockname(l, (struct sockaddr *)&sin, &sl) < 0 ||
+	    connect(c, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		_exit(2);
+	if (setuid(0) < 0)
+		_exit(3);
+	execl("/bin/true", "true", (char *)NULL);
+	_exit(127);
+}
+
+/*
+ * Records of different units reach the sink in the order the kernel wrote
+ * them: E's connect and setuid before its exec, the exec before its exit,
+ * even when everything is drained at once after E is gone (as a loaded
+ * broker does).  With a ring per unit, one drain handed out the whole
+ * process ring first, so the broker applied the exec and reaped the exit
+ * before it named the connecting process: a connect carried the next
+ * image's exe, or none.
+ */
+static void test_ebpf_cross_unit_order(void **state)
+{
+	struct rf_sensor s;
+	struct ts_report rep;
+	int status = -1, conn, setuid_i, exec_i, exit_i;
+	pid_t e;
+
+	(void)state;
+	if (!ts_need_root())
+		skip();
+	if (!ts_start_ebpf(&s))
+		skip();
+	memset(&rep, 0, sizeof(rep));
+	e = fork();
+	assert_true(e >= 0);
+	if (e == 0)
+		ts_child_e();
+	ts_reset(e);
+	/* nothing is drained before E has done everything and exited */
+	assert_int_equal(waitpid(e, &status, 0), e);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	ts_collect(&s, e, &rep, ts_order_done);
+	conn = ts_index(RF_EVENT_CONNECT, (uint32_t)e);
+	setuid_i = ts_index(RF_EVENT_SETUID, (uint32_t)e);
+	exec_i = ts_index(RF_EVENT_EXEC, (uint32_t)e);
+	exit_i = ts_index(RF_EVENT_EXIT, (uint32_t)e);
+	print_message("ebpf order: listen %d connect %d setuid %d exec %d exit %d\n",
+		      ts_index(RF_EVENT_LISTEN, (uint32_t)e), conn, setuid_i, exec_i, exit_i);
+	assert_true(ts_index(RF_EVENT_LISTEN, (uint32_t)e) >= 0);
+	assert_true(conn >= 0 && exec_i >= 0 && exit_i >= 0);
+	assert_true(ts_index(RF_EVENT_LISTEN, (uint32_t)e) < conn);
+	assert_true(conn < exec_i);
+	if (setuid_i >= 0)   /* the cred unit is optional */
+		assert_true(conn < setuid_i && setuid_i < exec_i);
+	assert_true(exec_i < exit_i);
+	assert_string_equal(ts.seen[conn].comm, ts_find(RF_EVENT_LISTEN, (uint32_t)e)->comm);
+	assert_string_equal(ts.seen[exec_i].comm, "true");
+	assert_int_equal(ts.overflow, 0);
+	s.ops->stop(&s);
+}
+
 /* --- pending argv: an exec held by a fanotify permission event --- */
 
 enum ts_pending_mode {
@@ -840,6 +929,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stop_unstarted),
 		cmocka_unit_test(test_ebpf_events),
+		cmocka_unit_test(test_ebpf_cross_unit_order),
 		cmocka_unit_test(test_ebpf_pending_argv),
 		cmocka_unit_test(test_proc_connector),
 	};

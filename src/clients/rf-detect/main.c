@@ -5,7 +5,10 @@
  * only, and runs in the client sandbox (no fork, exec, sockets; the bundle
  * is read once, from a path the manifest grants).
  *
- *   rf-detect --bundle FILE [--enforce]
+ *   rf-detect [--bundle FILE] [--enforce]
+ *
+ * Without --bundle the content is the one the broker manages for the client
+ * (manifest `content = managed`): rf_content_fd().
  *
  * Monitor mode (the default) only reports.  --enforce also answers AUTH
  * exec: an exec that matches a rule marked blocking is denied, everything
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ringfence/ringfence.h>
 
@@ -28,9 +32,10 @@
 
 static void usage(FILE *out)
 {
-	fputs("Usage: rf-detect --bundle FILE [--enforce]\n"
+	fputs("Usage: rf-detect [--bundle FILE] [--enforce]\n"
 	      "Evaluates the rules of a content bundle (rf-content compile) on exec, file\n"
-	      "and network events and reports matches as alerts (rfctl tail).  --enforce\n"
+	      "and network events and reports matches as alerts (rfctl tail).  Without\n"
+	      "--bundle, the content the broker manages for this client.  --enforce\n"
 	      "denies AUTH execs that match a blocking rule.  The client name is\n"
 	      "$RF_CLIENT_NAME, or rf-detect.\n",
 	      out);
@@ -93,7 +98,10 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!bundle || optind != argc) {
+	int cfd = bundle ? -1 : rf_content_fd();
+	if ((!bundle && cfd < 0) || optind != argc) {
+		if (!bundle)
+			fputs("rf-detect: no --bundle and no managed content (RF_CONTENT_FD)\n", stderr);
 		usage(stderr);
 		return 2;
 	}
@@ -101,7 +109,11 @@ int main(int argc, char **argv)
 	/* Content first: a bundle this engine refuses is never half-used. */
 	char err[256];
 	struct rfe_engine *e;
-	if (rfe_load_file(bundle, &e, err, sizeof err) < 0) {
+	int lr = bundle ? rfe_load_file(bundle, &e, err, sizeof err)
+			: rfe_load_fd(cfd, "managed content", &e, err, sizeof err);
+	if (cfd >= 0)
+		close(cfd);
+	if (lr < 0) {
 		fprintf(stderr, "rf-detect: bundle refused: %s\n", err);
 		return 3;
 	}

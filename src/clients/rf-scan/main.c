@@ -16,9 +16,16 @@
  *
  * Bounded: a file larger than --max-size (default 64 MiB), a scan that
  * times out, or an event without a descriptor gets the default verdict
- * (allow) and is counted.  YARA's timeout has whole seconds: --timeout-ms
- * is rounded up.  Results of complete scans are cached by file identity
- * (dev, inode, ctime): an unchanged file is not scanned twice.
+ * (allow) and is counted.  A scan is cut at --timeout-ms (default 1000) or
+ * before the event's deadline, whichever comes first (a tenth of the time
+ * left, at least DEADLINE_MARGIN_MS, is kept for the answer), so rf-scan
+ * answers a slow file itself, in time, instead of leaving the event to the
+ * broker's deadline (a miss charged to it); with no time left at all the
+ * file is not scanned.  The bound has millisecond precision: libyara
+ * 4.x takes whole seconds in yr_scanner_set_timeout, but keeps the timeout
+ * in nanoseconds in its public YR_SCANNER, which rf-scan sets directly.
+ * Results of complete scans are cached by file identity (dev, inode,
+ * ctime): an unchanged file is not scanned twice.
  *
  * Exit status: 0 when the broker went away, 1 on a client error, 3 when
  * the rules were refused.
@@ -40,6 +47,12 @@
 
 #define CACHE_SLOTS 4096          /* power of two */
 #define NO_MATCH UINT32_MAX
+#define DEADLINE_MARGIN_MS 50     /* a scan ends at least this long before the event's deadline */
+
+#if YR_MAJOR_VERSION != 4
+#error "rf-scan sets YR_SCANNER.timeout (ns) as libyara 4.x keeps it; check this libyara"
+#endif
+_Static_assert(sizeof(((YR_SCANNER *)0)->timeout) == sizeof(uint64_t), "YR_SCANNER.timeout is ns, 64 bits");
 
 struct cache_ent {
 	uint64_t dev, ino;
@@ -54,9 +67,10 @@ struct scan_stats {
 
 struct scanner {
 	YR_RULES *rules;
+	YR_SCANNER *yr;            /* one for every scan */
 	bool enforce;
 	uint64_t max_size;
-	int timeout_s;
+	uint64_t timeout_ms;
 	const YR_RULE **by_index;  /* rule table, for cached results */
 	uint32_t nrules;
 	struct cache_ent cache[CACHE_SLOTS];
@@ -70,7 +84,8 @@ static void usage(FILE *out)
 	      "and reports matches as alerts (rfctl tail).  --enforce denies the exec of a\n"
 	      "matching file; --open also scans opens of executable files.  Files larger\n"
 	      "than --max-size (default 64 MiB) and scans slower than --timeout-ms\n"
-	      "(default 1000, whole seconds for YARA) are allowed and counted.\n",
+	      "(default 1000) are allowed and counted; a scan also ends before the\n"
+	      "event's deadline (a tenth of the time left, at least 50 ms, kept to answer).\n",
 	      out);
 }
 
@@ -85,6 +100,35 @@ static void on_term(int sig)
 static void pause_1ms(void)
 {
 	nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * How long a scan for m may run, in ns: --timeout-ms, cut to end before
+ * the event's deadline (CLOCK_MONOTONIC, 0 for none) with a tenth of the
+ * time left, at least DEADLINE_MARGIN_MS, kept for the answer to reach the
+ * broker.  0 when there is no time left.
+ */
+static uint64_t scan_bound_ns(const struct scanner *s, const struct rf_message *m, uint64_t now)
+{
+	uint64_t bound = s->timeout_ms * 1000000ull;
+	if (m->hdr.deadline_ns) {
+		uint64_t left = m->hdr.deadline_ns > now ? m->hdr.deadline_ns - now : 0;
+		uint64_t margin = left / 10;
+		if (margin < DEADLINE_MARGIN_MS * 1000000ull)
+			margin = DEADLINE_MARGIN_MS * 1000000ull;
+		if (left <= margin)
+			return 0;
+		if (left - margin < bound)
+			bound = left - margin;
+	}
+	return bound;
 }
 
 static void compile_msg(int level, const char *file, int line, const YR_RULE *rule, const char *msg,
@@ -202,13 +246,24 @@ static enum outcome check_file(struct scanner *s, rf_client_t *c, const struct r
 			path, (long long)st.st_size, s->st.too_large);
 		return OUT_DEFAULT;
 	}
+	uint64_t t0 = mono_ns(), bound = scan_bound_ns(s, m, t0);
+	if (bound == 0) {
+		s->st.timeouts++;
+		fprintf(stderr, "rf-scan: %s: no time left before the deadline: default verdict (%" PRIu64
+			" timeouts)\n", path, s->st.timeouts);
+		return OUT_DEFAULT;
+	}
 	struct scan_result res = { NULL };
 	s->st.scanned++;
-	int r = yr_rules_scan_fd(s->rules, fd, SCAN_FLAGS_FAST_MODE, on_scan, &res, s->timeout_s);
+	/* yr_scanner_set_timeout() takes whole seconds; the field is in ns (see the top) */
+	s->yr->timeout = bound;
+	yr_scanner_set_callback(s->yr, on_scan, &res);
+	int r = yr_scanner_scan_fd(s->yr, fd);
 	if (r == ERROR_SCAN_TIMEOUT) {
 		s->st.timeouts++;
-		fprintf(stderr, "rf-scan: %s: scan timed out: default verdict (%" PRIu64 " timeouts)\n", path,
-			s->st.timeouts);
+		fprintf(stderr, "rf-scan: %s: scan timed out after %" PRIu64 " ms (bound %" PRIu64
+			" ms): default verdict (%" PRIu64 " timeouts)\n", path, (mono_ns() - t0) / 1000000,
+			bound / 1000000, s->st.timeouts);
 		return OUT_DEFAULT;
 	}
 	if (r != ERROR_SUCCESS && r != ERROR_CALLBACK_ERROR && !res.first) {
@@ -280,7 +335,7 @@ int main(int argc, char **argv)
 	};
 	const char *rules_path = NULL;
 	bool scan_open = false;
-	static struct scanner s = { .max_size = 64ull << 20, .timeout_s = 1 };
+	static struct scanner s = { .max_size = 64ull << 20, .timeout_ms = 1000 };
 	int opt;
 	char *end;
 	while ((opt = getopt_long(argc, argv, "r:eos:t:h", lo, NULL)) != -1) {
@@ -303,7 +358,7 @@ int main(int argc, char **argv)
 				usage(stderr);
 				return 2;
 			}
-			s.timeout_s = (int)((ms + 999) / 1000);
+			s.timeout_ms = ms;
 			break;
 		}
 		case 'h': usage(stdout); return 0;
@@ -325,8 +380,15 @@ int main(int argc, char **argv)
 		yr_finalize();
 		return 3;
 	}
-	fprintf(stderr, "rf-scan: %u rules from %s, %s mode, max size %" PRIu64 ", timeout %d s\n", s.nrules,
-		rules_path, s.enforce ? "enforce" : "monitor", s.max_size, s.timeout_s);
+	if (yr_scanner_create(s.rules, &s.yr) != ERROR_SUCCESS) {
+		fprintf(stderr, "rf-scan: cannot create a YARA scanner\n");
+		yr_rules_destroy(s.rules);
+		yr_finalize();
+		return 1;
+	}
+	yr_scanner_set_flags(s.yr, SCAN_FLAGS_FAST_MODE);
+	fprintf(stderr, "rf-scan: %u rules from %s, %s mode, max size %" PRIu64 ", timeout %" PRIu64 " ms\n",
+		s.nrules, rules_path, s.enforce ? "enforce" : "monitor", s.max_size, s.timeout_ms);
 
 	const char *name = getenv("RF_CLIENT_NAME");
 	if (!name || !*name)
@@ -378,6 +440,7 @@ int main(int argc, char **argv)
 		s.st.auth, s.st.scanned, s.st.cached, s.st.matched, s.st.denied, s.st.too_large, s.st.timeouts,
 		s.st.errors, s.st.no_fd, s.st.alerts_lost);
 	rf_client_free(c);
+	yr_scanner_destroy(s.yr);
 	yr_rules_destroy(s.rules);
 	free(s.by_index);
 	yr_finalize();
