@@ -5,7 +5,8 @@
 set -eu
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 libseccomp-dev libsodium-dev libjson-c-dev libinih-dev libcap-dev libpcre2-dev
-libyaml-dev libyara-dev libcmocka-dev libsystemd-dev libcurl4-openssl-dev util-linux iproute2 procps jq coreutils"
+libyaml-dev libyara-dev libcmocka-dev libsystemd-dev libcurl4-openssl-dev util-linux iproute2 procps jq coreutils
+python3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

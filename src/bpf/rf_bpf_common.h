@@ -4,7 +4,9 @@
  * syscall tracepoint context layouts.  BPF side only; include it after
  * vmlinux.h, bpf_helpers.h, bpf_core_read.h and rf_bpf_events.h.
  *
- * Each program file defines its own ring buffer named `events`.
+ * Each program file defines a ring buffer named `events`; at load the broker
+ * makes them all one map (bpf_map__reuse_fd of the process program's), so
+ * that one thread's events keep their order across programs.
  */
 #ifndef RF_BPF_COMMON_H
 #define RF_BPF_COMMON_H

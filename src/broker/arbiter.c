@@ -567,28 +567,8 @@ static void spin_for_responses(struct rf_broker *b, int cpu, bool nospin)
 	if (!any || nospin)
 		return;
 	uint64_t owed = owed_mask(b);
-	if (spin_useless(b, owed, cpu)) {
-		static int yw = -1;
-		if (yw < 0) { const char *e = getenv("RFX_YWAIT"); yw = e ? atoi(e) : 0; }
-		if (!yw)
-			return;
-		for (unsigned i = 0; i < b->nclients; i++)
-			if (b->clients[i].shm)
-				__atomic_store_n(&b->clients[i].resp.ctl->waiting, 0, __ATOMIC_RELAXED);
-		rf_clients_flush(b);
-		uint64_t end = rf_now_mono_ns() + SPIN_NS;
-		while (b->fifo_head[0] != NONE || b->fifo_head[1] != NONE) {
-			sched_yield();
-			for (unsigned i = 0; i < b->nclients; i++) {
-				struct rf_bclient *c = &b->clients[i];
-				if (c->shm && __atomic_load_n(&c->resp.ctl->head, __ATOMIC_ACQUIRE) != c->resp.tail)
-					rf_client_take_responses(b, c);
-			}
-			if (rf_now_mono_ns() > end)
-				break;
-		}
+	if (spin_useless(b, owed, cpu))
 		return;
-	}
 	for (unsigned i = 0; i < b->nclients; i++)
 		if (b->clients[i].shm)
 			__atomic_store_n(&b->clients[i].resp.ctl->waiting, 0, __ATOMIC_RELAXED);

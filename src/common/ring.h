@@ -89,8 +89,8 @@ void rf_evring_awake(struct rf_evring *r);
  * leaves there, and a hint is only ever advice (a lying or stale one costs
  * its writer a wake-up, nothing else).
  *   evt.reserved   written by the client: RF_HINT_VALID | the CPU it runs on
- *                  while it is awake (spinning or handling events), and
- *                  RF_HINT_VALID | RF_HINT_ASLEEP when it sleeps;
+ *                  while it is awake (spinning or handling events), plus
+ *                  RF_HINT_ASLEEP once it sleeps (the CPU it went to sleep on);
  *   resp.reserved  written by the broker: RF_HINT_VALID | the CPU it last ran
  *                  on, plus RF_HINT_NOSPIN when clients should not spin
  *                  (more parties than CPUs: a spinner would starve them).

@@ -12,7 +12,9 @@
  * Every file is written with tmp + fsync + rename.  publish and timestamp
  * first verify what they are about to write with the client's own code
  * (rf_tuf_refresh from 1.root.json, expiry aside), so a wrong key or a
- * missing signature is caught here and not on every endpoint.
+ * missing signature is caught here and not on every endpoint.  The
+ * endpoint's side of `rfctl content` (status, check, pin ...) is
+ * cmd_content_ops.c; cmd_content() hands it the other subcommands.
  */
 #include <errno.h>
 #include <fcntl.h>

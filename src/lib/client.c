@@ -664,7 +664,7 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 		if (timeout_ms != 0 && spin_for_events(c))
 			continue;
 		/* the broker need not spin for us while we sleep (ring.h, CPU hints) */
-		rf_ring_set_hint(c->evt.ctl, RF_HINT_VALID | RF_HINT_ASLEEP);
+		rf_ring_set_hint(c->evt.ctl, rf_hint_make(rf_cpu_now(), false) | RF_HINT_ASLEEP);
 		if (rf_evring_prepare_sleep(&c->evt)) {
 			rf_ring_set_hint(c->evt.ctl, rf_hint_make(rf_cpu_now(), false));
 			continue;

@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SECS=${RF_FUZZ_SECONDS:-20}
 JOBS=${RF_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 [ "$JOBS" -gt 2 ] && JOBS=2
-NAMES=(msg ctl ops_req recfile config respring bundle)
+NAMES=(msg ctl ops_req recfile config respring bundle tuf)
 
 for n in "${NAMES[@]}"; do
 	if [ ! -x "$B/fuzz/fuzz_$n" ]; then
@@ -37,6 +37,7 @@ run_one() {   # name -> writes $WORK/NAME.rc
 	recfile) max=24576 ;;      # a few maximal records
 	respring) max=22080 ;;     # a whole image (the seeds) + a script
 	bundle) max=16384 ;;       # a few compiled rules (the seeds are 1-3 KiB)
+	tuf) max=8192 ;;           # the files of a small repository (the seeds are up to 4 KiB)
 	esac
 	# no -jobs: one process per harness keeps the wall time predictable
 	"$B/fuzz/fuzz_$n" -max_total_time="$SECS" -max_len=$max -rss_limit_mb=2048 -timeout=10 \
