@@ -941,9 +941,11 @@ static const struct rf_tuf_target *choose(struct rf_broker *b, struct rf_bclient
 		return NULL;
 	uint64_t delay_ms = (uint64_t)b->content->delay_h * 3600000ull;
 	if (delay_ms && want->version == cs->seen_version && now < cs->seen_ms + delay_ms) {
-		snprintf(cs->outcome, sizeof cs->outcome, "version %llu waits until %llu ms (delay %u h)",
-			 (unsigned long long)want->version, (unsigned long long)(cs->seen_ms + delay_ms),
-			 b->content->delay_h);
+		time_t until = (time_t)((cs->seen_ms + delay_ms) / 1000);
+		char when[32];
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&until));
+		snprintf(cs->outcome, sizeof cs->outcome, "version %llu waits until %s (delay %u h after first seen)",
+			 (unsigned long long)want->version, when, b->content->delay_h);
 		return NULL;
 	}
 	return want;

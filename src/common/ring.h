@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/cpu.h"
 #include "common/wire.h"
 
 struct rf_evring {
