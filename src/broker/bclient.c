@@ -780,9 +780,6 @@ bool rf_client_take_responses(struct rf_broker *b, struct rf_bclient *c)
 void rf_client_on_resp(struct rf_broker *b, struct rf_bclient *c)
 {
 	uint64_t v;
-	uint32_t h = rf_ring_hint(c->resp.ctl);
-	if (h & RF_HINT_VALID)   /* awake, and where (ring.h, CPU hints) */
-		rf_ring_set_hint(c->resp.ctl, rf_hint_make(rf_cpu_now(), h & RF_HINT_NOSPIN));
 	if (read(c->resp_efd, &v, sizeof v) < 0 && errno != EAGAIN)
 		return;
 	rf_client_take_responses(b, c);
@@ -859,12 +856,8 @@ bool rf_clients_prepare_sleep(struct rf_broker *b)
 	bool ready = false;
 	for (unsigned i = 0; i < b->nclients; i++) {
 		struct rf_bclient *c = &b->clients[i];
-		if (!c->shm)
-			continue;
-		__atomic_store_n(&c->resp.ctl->waiting, 1, __ATOMIC_RELAXED);
-		uint32_t h = rf_ring_hint(c->resp.ctl);
-		if (h & RF_HINT_VALID)
-			rf_ring_set_hint(c->resp.ctl, h | RF_HINT_ASLEEP);   /* CPU hints: ring.h */
+		if (c->shm)
+			__atomic_store_n(&c->resp.ctl->waiting, 1, __ATOMIC_RELAXED);
 	}
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (unsigned i = 0; i < b->nclients; i++) {

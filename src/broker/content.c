@@ -27,7 +27,8 @@
 #include "common/log.h"
 #include "common/wire.h"
 
-#define SLOTS_MAX (64u << 10)        /* a slots or controls file */
+#define SLOTS_MAX (64u << 10)
+#define TRIAL_AUTH_INFLIGHT 8    /* replayed AUTH events outstanding at once, as live ones would be */        /* a slots or controls file */
 #define BLOB_MAX RF_TUF_TARGET_MAX
 
 enum job_kind { JOB_CHECK = 1, JOB_FETCH, JOB_SAVE };
@@ -256,7 +257,15 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&ct->mu);
 		while (!ct->head && !ct->quit)
 			pthread_cond_wait(&ct->cv, &ct->mu);
-		if (ct->quit) {
+		/* stopping: saves still waiting are written (a revert or a pause must
+		 * outlive the restart), checks and downloads are dropped */
+		while (ct->quit && ct->head && ct->head->kind != JOB_SAVE) {
+			struct job *d = ct->head;
+			ct->head = d->next;
+			free(d);
+		}
+		if (ct->quit && !ct->head) {
+			ct->tail = NULL;
 			pthread_mutex_unlock(&ct->mu);
 			return NULL;
 		}
@@ -288,6 +297,11 @@ static void *worker(void *arg)
 
 static void post(struct rf_content *ct, struct job *j)
 {
+	if (!ct) {   /* the store failed to start: nothing is saved, said at start */
+		free(j->text);
+		free(j);
+		return;
+	}
 	j->next = NULL;
 	pthread_mutex_lock(&ct->mu);
 	if (ct->tail)
@@ -439,7 +453,8 @@ static int load_slots(struct rf_broker *b, struct rf_bclient *c)
 				json_object *x = json_object_array_get_idx(rj, i), *w;
 				cs->rejected[cs->nrejected].version = get_u64(x, "version");
 				snprintf(cs->rejected[cs->nrejected].why, sizeof cs->rejected[0].why, "%s",
-					 json_object_object_get_ex(x, "why", &w) ? json_object_get_string(w) : "");
+					 json_object_object_get_ex(x, "why", &w) && json_object_is_type(w, json_type_string)
+						 ? json_object_get_string(w) : "");
 				cs->nrejected++;
 			}
 		}
@@ -489,17 +504,29 @@ int rf_content_init(struct rf_broker *b)
 	if (!ct)
 		return -ENOMEM;
 	b->content = ct;
+	ct->pipe[0] = ct->pipe[1] = -1;
 	ct->nmanaged = managed;
 	ct->paused = b->cfg.content_paused;
+	/* a crash loop of new content must revert it before it can quarantine the client */
+	if (b->cfg.revert_deaths > b->cfg.max_deaths) {
+		rf_warnx("[content] revert_deaths %u > [supervisor] max_deaths %u: using %u", b->cfg.revert_deaths,
+			 b->cfg.max_deaths, b->cfg.max_deaths);
+		b->cfg.revert_deaths = b->cfg.max_deaths;
+	}
 	ct->delay_h = b->cfg.content_delay_h;
 	snprintf(ct->last_result, sizeof ct->last_result, "never");
-	if (pipe2(ct->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -errno;
+	/* the worker's end blocks (a job is never lost to a full pipe); the loop's does not */
+	if (pipe2(ct->pipe, O_CLOEXEC) < 0 || fcntl(ct->pipe[0], F_SETFL, O_NONBLOCK) < 0) {
+		int e = -errno;
+		rf_content_fini(b);
+		return e;
+	}
 	pthread_mutex_init(&ct->mu, NULL);
 	pthread_cond_init(&ct->cv, NULL);
 	int r = mkdir_p(b->cfg.content_store);
 	if (r < 0) {
 		rf_warnx("content store %s: %s", b->cfg.content_store, strerror(-r));
+		rf_content_fini(b);
 		return r;
 	}
 	/* operator controls set with rfctl outlive restarts */
@@ -541,13 +568,17 @@ int rf_content_init(struct rf_broker *b)
 		c->cs->activated_mono_ms = rf_now_ms();
 	}
 	if (managed && b->cfg.trial_window) {
-		ct->nwin = b->cfg.trial_window;
-		ct->win = calloc(ct->nwin, sizeof *ct->win);
-		if (!ct->win)
+		ct->win = calloc(b->cfg.trial_window, sizeof *ct->win);
+		if (!ct->win) {
+			rf_content_fini(b);
 			return -ENOMEM;
+		}
+		ct->nwin = b->cfg.trial_window;
 	}
-	if (pthread_create(&ct->thread, NULL, worker, b) != 0)
+	if (pthread_create(&ct->thread, NULL, worker, b) != 0) {
+		rf_content_fini(b);
 		return -EAGAIN;
+	}
 	ct->started = true;
 	ct->next_check_ms = rf_now_ms() + 1000;   /* first check shortly after start */
 	return rf_epoll_add(b, ct->pipe[0], RF_TAG_CONTENT, 0);
@@ -574,8 +605,10 @@ void rf_content_fini(struct rf_broker *b)
 		free(ct->win[i].data);
 	free(ct->win);
 	rf_tuf_trust_free(ct->trust);
-	close(ct->pipe[0]);
-	close(ct->pipe[1]);
+	if (ct->pipe[0] >= 0)
+		close(ct->pipe[0]);
+	if (ct->pipe[1] >= 0)
+		close(ct->pipe[1]);
 	free(ct);
 	b->content = NULL;
 }
@@ -594,7 +627,7 @@ void rf_content_window_add(struct rf_broker *b, const struct rf_message *m)
 		return;
 	struct win_rec *w = &ct->win[ct->win_total % ct->nwin];
 	if (w->cap < m->hdr.size) {
-		uint32_t cap = m->hdr.size < 1024 ? 1024 : RF_MSG_MAX;
+		uint32_t cap = (m->hdr.size + 511) & ~511u;   /* a record holds at most RF_MSG_MAX */
 		unsigned char *p = realloc(w->data, cap);
 		if (!p)
 			return;
@@ -640,6 +673,7 @@ bool rf_content_startable(struct rf_broker *b, const struct rf_bclient *c)
 /* ---- trials ---- */
 
 static void pump(struct rf_broker *b, struct rf_bclient *p);
+static const char *held(const struct rf_broker *b, const struct rf_cstore *cs, uint64_t version);
 
 static void add_rejected(struct rf_cstore *cs, uint64_t version, const char *why)
 {
@@ -687,7 +721,9 @@ static void trial_fail(struct rf_broker *b, struct rf_bclient *p, const char *wh
 
 static void restart_for_switch(struct rf_broker *b, struct rf_bclient *c)
 {
-	if (c->pid > 0) {
+	if (c->pid > 0 && c->kill_reason[0]) {
+		/* already being killed for a failure: that death counts; the restart takes the new content */
+	} else if (c->pid > 0) {
 		c->content_switch = true;
 		snprintf(c->kill_reason, sizeof c->kill_reason, "content switch");
 		rf_client_kill(b, c, "content switch");
@@ -708,6 +744,7 @@ static void trial_pass(struct rf_broker *b, struct rf_bclient *p)
 	cs->blessed = false;
 	cs->activated_mono_ms = rf_now_ms();
 	cs->deaths_since_switch = 0;
+	memset(p->death_times, 0, sizeof p->death_times);   /* new content, new tally */
 	snprintf(cs->outcome, sizeof cs->outcome,
 		 "version %llu (%s) activated after its trial: %llu events, %llu AUTH answered, %llu alerts",
 		 (unsigned long long)cs->slot[RF_SLOT_CURRENT].version, cs->slot[RF_SLOT_CURRENT].content_version,
@@ -766,9 +803,14 @@ void rf_content_shadow_response(struct rf_broker *b, struct rf_bclient *s, const
 	for (unsigned i = 0; i < cs->nauth; i++) {
 		if (cs->auth_ids[i] != r->id)
 			continue;
-		cs->answered++;
+		if (rf_now_ms() > cs->auth_deadline_ms[i])
+			cs->late++;
+		else
+			cs->answered++;
 		cs->auth_ids[i] = cs->auth_ids[--cs->nauth];
 		cs->auth_deadline_ms[i] = cs->auth_deadline_ms[cs->nauth];
+		if (cs->trial == RF_TRIAL_REPLAYING)
+			pump(b, p);
 		return;
 	}
 	/* unknown, or answered after it was counted late: ignored */
@@ -810,8 +852,8 @@ static void pump(struct rf_broker *b, struct rf_bclient *p)
 			cs->win_next++;
 			continue;
 		}
-		if (auth && cs->nauth == RF_TRIAL_AUTH_MAX)
-			break;
+		if (auth && cs->nauth >= RF_TRIAL_AUTH_MAX)
+			break;   /* more when answers come back */
 		if (!rf_client_has_room(s, w->len))
 			break;
 		memcpy(b->mb.u.bytes, w->data, w->len);
@@ -886,6 +928,15 @@ static void trial_step(struct rf_broker *b, struct rf_bclient *p)
 		snprintf(why, sizeof why, "%llu of %llu replayed AUTH events answered late or not at all",
 			 (unsigned long long)cs->late, (unsigned long long)cs->fed_auth);
 		trial_fail(b, p, why);
+		return;
+	}
+	const char *why = held(b, cs, cs->slot[RF_SLOT_CANDIDATE].version);
+	if (why) {   /* not a failure of the candidate: it is tried again later */
+		snprintf(cs->outcome, sizeof cs->outcome, "version %llu passed its trial, not activated: %s",
+			 (unsigned long long)cs->slot[RF_SLOT_CANDIDATE].version, why);
+		stop_shadow(b, p);
+		memset(&cs->slot[RF_SLOT_CANDIDATE], 0, sizeof cs->slot[0]);
+		save_slots(b, p);
 		return;
 	}
 	trial_pass(b, p);
@@ -974,6 +1025,9 @@ static void on_check(struct rf_broker *b, struct job *j)
 		struct rf_bclient *c = &b->clients[i];
 		if (!c->cs || c->cs->trial != RF_TRIAL_NONE)
 			continue;
+		const struct rf_bclient *sh = &b->clients[c->cs->shadow];
+		if (sh->pid > 0 || sh->state != RF_CS_STOPPED)
+			continue;   /* the last trial's shadow is not reaped yet: next check */
 		const struct rf_tuf_target *t = choose(b, c, j->targets, j->ntargets);
 		if (!t)
 			continue;
@@ -991,6 +1045,16 @@ static void on_check(struct rf_broker *b, struct job *j)
 	}
 }
 
+/* Why a candidate must not go on now (paused, pinned to another version), or NULL. */
+static const char *held(const struct rf_broker *b, const struct rf_cstore *cs, uint64_t version)
+{
+	if (b->content->paused)
+		return "updates are paused";
+	if (cs->pin && cs->pin != version)
+		return "the client is pinned to another version";
+	return NULL;
+}
+
 static void on_fetch(struct rf_broker *b, struct job *j)
 {
 	if (j->client < 0 || (unsigned)j->client >= b->nclients || !b->clients[j->client].cs)
@@ -1005,6 +1069,13 @@ static void on_fetch(struct rf_broker *b, struct job *j)
 		snprintf(cs->outcome, sizeof cs->outcome, "version %llu refused: %s: %s",
 			 (unsigned long long)j->target.version, rf_tuf_err_name(j->err), j->msg);
 		rf_alert(b, c->man.name, "content-refused", cs->outcome);
+		return;
+	}
+	const char *why = held(b, cs, j->target.version);
+	if (why) {
+		cs->trial = RF_TRIAL_NONE;
+		snprintf(cs->outcome, sizeof cs->outcome, "version %llu fetched, not tried: %s",
+			 (unsigned long long)j->target.version, why);
 		return;
 	}
 	struct rf_content_ref *r = &cs->slot[RF_SLOT_CANDIDATE];
@@ -1071,9 +1142,12 @@ void rf_content_tick(struct rf_broker *b)
 			continue;
 		if (cs->trial >= RF_TRIAL_STARTING)
 			trial_step(b, c);
-		uint64_t t = rf_now_ms();   /* a trial may have switched just now */
-		if (!cs->blessed && cs->slot[RF_SLOT_CURRENT].sha256[0] && t >= cs->activated_mono_ms &&
-		    t - cs->activated_mono_ms >= (uint64_t)b->cfg.healthy_s * 1000) {
+		/* healthy: running, for healthy_s since the switch, the last death and the last start */
+		uint64_t t = rf_now_ms(), since = cs->activated_mono_ms;
+		if (c->started_at_ms > since)
+			since = c->started_at_ms;
+		if (!cs->blessed && cs->slot[RF_SLOT_CURRENT].sha256[0] && c->state == RF_CS_RUNNING &&
+		    c->pid > 0 && t >= since && t - since >= (uint64_t)b->cfg.healthy_s * 1000) {
 			cs->slot[RF_SLOT_LKG] = cs->slot[RF_SLOT_CURRENT];
 			cs->blessed = true;
 			snprintf(cs->outcome, sizeof cs->outcome, "version %llu (%s) blessed: healthy for %u s",
@@ -1166,6 +1240,9 @@ void *rf_content_op(struct rf_broker *b, unsigned action, const char *client, ui
 		uint64_t v = version ? version : c->cs->slot[RF_SLOT_CURRENT].version;
 		if (!c->cs->slot[RF_SLOT_CURRENT].sha256[0] && !version)
 			return reply(false, "%s has no content yet: give the version to pin", client);
+		if (!v)
+			return reply(false, "%s runs its initial content (version 0), which cannot be pinned: "
+				     "pin a published version", client);
 		if (version && version < c->cs->slot[RF_SLOT_CURRENT].version)
 			return reply(false, "version %llu is older than the current %llu: versions never go back "
 				     "(publish the old content as a new version)", (unsigned long long)version,

@@ -48,7 +48,7 @@ enum rf_trial_state {
 	RF_TRIAL_SETTLING,     /* all fed and answered; watching a little longer */
 };
 
-#define RF_TRIAL_AUTH_MAX 4096
+#define RF_TRIAL_AUTH_MAX 8      /* replayed AUTH events outstanding at once, as live ones would be */
 #define RF_REJECTED_MAX 8
 
 /* Per managed client; owned by the loop thread. */

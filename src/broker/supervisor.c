@@ -222,12 +222,13 @@ void rf_sv_event(struct rf_broker *b, struct rf_bclient *c, enum rf_sv_event ev,
 		c->pid = 0;
 		rf_client_kill(b, c, NULL);
 		rf_sandbox_release_client(b, c);
-		c->kill_reason[0] = '\0';
 		snprintf(c->last_exit, sizeof c->last_exit, "%s", detail ? detail : "");
 		if (c->shadow_of >= 0) {
 			c->state = RF_CS_STOPPED;
-			rf_content_shadow_died(b, c, detail ? detail : "");
+			rf_content_shadow_died(b, c, detail ? detail : "");   /* reads kill_reason */
+			c->kill_reason[0] = '\0';
 		} else {
+			c->kill_reason[0] = '\0';
 			c->content_switch = false;
 			c->state = b->stopping ? RF_CS_STOPPED : RF_CS_BACKOFF;
 			c->restart_at_ms = 0;

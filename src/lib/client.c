@@ -42,7 +42,6 @@ struct rf_client {
 	uint64_t last_seq;
 	bool closed;
 	uint64_t spin_ns;          /* UINT64_MAX until read from RF_SPIN_US */
-	bool woke_broker;          /* the last rf_respond() wrote the broker's eventfd */
 	struct rf_client_stats stats;
 	/* descriptors of AUTH events (RF_CTL_FD), by event id */
 	struct { uint64_t id; int fd; } stash[FD_STASH];
@@ -547,15 +546,9 @@ static int take_one(rf_client_t *c, const struct rf_message **ret_msg)
 
 
 /* True when the broker's hint says spinning cannot help now. */
-static int xk_rule = -1;
 static bool spin_pointless(const rf_client_t *c, int cpu)
 {
-	if (xk_rule < 0) { const char *e = getenv("RFX_CRULE"); xk_rule = e ? atoi(e) : 0; }
 	uint32_t h = rf_ring_hint(c->resp.ctl);
-	if (xk_rule == 2)
-		return (h & RF_HINT_VALID) && (h & RF_HINT_NOSPIN);
-	if (xk_rule == 0 && (h & RF_HINT_VALID) && (h & RF_HINT_ASLEEP) && ((h & RF_HINT_CPU_MASK) == ((uint32_t)cpu & RF_HINT_CPU_MASK)))
-		return true;
 	return (h & RF_HINT_VALID) && ((h & RF_HINT_NOSPIN) || rf_hint_on_cpu(h, cpu));
 }
 
@@ -575,9 +568,7 @@ static bool spin_for_events(rf_client_t *c)
 	if (!c->spin_ns)
 		return false;
 	int cpu = rf_cpu_now();
-	bool woke = c->woke_broker;
-	c->woke_broker = false;
-	if (spin_pointless(c, cpu) || (xk_rule == 1 && woke))
+	if (spin_pointless(c, cpu))
 		return false;
 	rf_ring_set_hint(c->evt.ctl, rf_hint_make(cpu, false));
 	struct timespec ts;
@@ -661,6 +652,8 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 	}
 	for (;;) {
 		int r = take_one(c, ret_msg);
+		if (r > 0 && (rf_ring_hint(c->evt.ctl) & RF_HINT_ASLEEP))
+			rf_ring_set_hint(c->evt.ctl, rf_hint_make(rf_cpu_now(), false));   /* awake (ring.h) */
 		if (r > 0 && ((*ret_msg)->hdr.flags & RF_MSG_F_HAS_FD) &&
 		    (*ret_msg)->hdr.action == RF_ACTION_AUTH && (*ret_msg)->hdr.id) {
 			c->cur_fd = take_fd(c, (*ret_msg)->hdr.id);
@@ -674,10 +667,8 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 			continue;
 		/* the broker need not spin for us while we sleep (ring.h, CPU hints) */
 		rf_ring_set_hint(c->evt.ctl, rf_hint_make(rf_cpu_now(), false) | RF_HINT_ASLEEP);
-		if (rf_evring_prepare_sleep(&c->evt)) {
-			rf_ring_set_hint(c->evt.ctl, rf_hint_make(rf_cpu_now(), false));
+		if (rf_evring_prepare_sleep(&c->evt))
 			continue;
-		}
 		if (timeout_ms == 0) {
 			if (broker_gone(c)) {
 				c->closed = true;
@@ -706,7 +697,6 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 				return RF_E_SYS;
 		}
 		rf_evring_awake(&c->evt);
-		rf_ring_set_hint(c->evt.ctl, rf_hint_make(rf_cpu_now(), false));
 	}
 }
 
@@ -729,7 +719,6 @@ int rf_respond(rf_client_t *c, const struct rf_message *msg, enum rf_verdict ver
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&c->resp.ctl->waiting, __ATOMIC_RELAXED)) {
 		uint64_t one = 1;
-		c->woke_broker = true;
 		if (write(c->resp_efd, &one, sizeof one) < 0 && errno != EAGAIN)
 			return RF_E_SYS;
 	}
