@@ -10,6 +10,8 @@
  *   recv: when rf_next() handed it to us (broker receipt -> client receipt)
  *   resp: when rf_respond() returned (broker receipt -> answer in the ring
  *         and the broker's eventfd written)
+ * and, per report, its own CPU time since the previous one (cpu_ns: what
+ * waiting and spinning cost the client).
  *
  * Reports go to stderr (which the broker's supervisor leaves pointing at
  * the broker's own log), one line each: "RFB-CLIENT {json}".  A report is
@@ -52,6 +54,7 @@ struct state {
 	uint64_t notify;
 	uint64_t first_ns, last_ns;
 	uint64_t gaps0, dropped0;  /* client counters at the last report */
+	uint64_t cpu0_ns;          /* own CPU time at the last report */
 	uint64_t reports;
 };
 
@@ -75,8 +78,18 @@ static uint32_t q(const struct lat *l, double p)
 	return l->v[k >= l->n ? l->n - 1 : k];
 }
 
+/* This process's CPU time (user + system), ns (clock_gettime: the sandbox allows it). */
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void report(rf_client_t *c, struct state *s, const char *tag)
 {
+	uint64_t cpu = cpu_ns();
 	struct rf_client_stats st = { 0 };
 	rf_stats(c, &st);
 	qsort(s->recv.v, s->recv.n, sizeof *s->recv.v, cmp_u32);
@@ -88,14 +101,15 @@ static void report(rf_client_t *c, struct state *s, const char *tag)
 			   "\"recv_p50_ns\":%u,\"recv_p99_ns\":%u,\"recv_p999_ns\":%u,"
 			   "\"resp_p50_ns\":%u,\"resp_p99_ns\":%u,\"resp_p999_ns\":%u,\"resp_max_ns\":%u,"
 			   "\"notify\":%llu,\"notify_span_ns\":%.0f,\"notify_per_s\":%.1f,"
-			   "\"gaps\":%llu,\"broker_dropped\":%llu}\n",
+			   "\"gaps\":%llu,\"broker_dropped\":%llu,\"cpu_ns\":%llu}\n",
 			   s->name, tag, (unsigned long long)s->auth[1], (unsigned long long)s->auth[2],
 			   q(&s->recv, 0.5), q(&s->recv, 0.99), q(&s->recv, 0.999), q(&s->resp, 0.5),
 			   q(&s->resp, 0.99), q(&s->resp, 0.999), s->resp.n ? s->resp.v[s->resp.n - 1] : 0,
 			   (unsigned long long)s->notify, span,
 			   span > 0 && s->notify > 1 ? (double)(s->notify - 1) * 1e9 / span : 0.0,
 			   (unsigned long long)(st.gaps - s->gaps0),
-			   (unsigned long long)(st.broker_dropped - s->dropped0));
+			   (unsigned long long)(st.broker_dropped - s->dropped0),
+			   (unsigned long long)(cpu - s->cpu0_ns));
 	if (len > 0 && write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1) < 0) {
 		/* nowhere to complain */
 	}
@@ -104,6 +118,7 @@ static void report(rf_client_t *c, struct state *s, const char *tag)
 	s->notify = s->first_ns = s->last_ns = 0;
 	s->gaps0 = st.gaps;
 	s->dropped0 = st.broker_dropped;
+	s->cpu0_ns = cpu;
 	s->reports++;
 }
 

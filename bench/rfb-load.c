@@ -6,9 +6,11 @@
  *       posix_spawn(BIN) and waitpid, N times (or for S seconds)
  *   rfb-load open-hot  --path FILE [--max N] [--secs S] [--warm W]
  *       open(FILE, O_RDONLY) and close, N times
- *   rfb-load open-cold --dir DIR --count N [--secs S] [--warm W]
+ *   rfb-load open-cold --dir DIR --count N [--secs S] [--warm W] [--gap-us G]
  *       open and close DIR/f000000 .. once each (made by mkfiles: no cache
- *       of any kind has seen them); the first W files are the warm-up
+ *       of any kind has seen them); the first W files are the warm-up.
+ *       --gap-us sleeps G us between opens (a sparse stream of AUTH events;
+ *       then each open is timed on its own and the sleeps are not counted)
  *   rfb-load mkfiles   --dir DIR --count N
  *       creates N empty files with mknod(2), which opens nothing, so no
  *       permission event and no cache mark can exist for them
@@ -65,7 +67,7 @@ static void die(const char *what)
 static void usage(void)
 {
 	fprintf(stderr, "usage: rfb-load spawn|open-hot|open-cold|mkfiles|touch|storm|wake-rtt|spin-rtt "
-			"[--path P] [--dir D] [--count N] [--max N] [--secs S] [--warm W] [--workers W]\n");
+			"[--path P] [--dir D] [--count N] [--max N] [--secs S] [--warm W] [--workers W] [--gap-us G]\n");
 	exit(2);
 }
 
@@ -74,6 +76,7 @@ struct opts {
 	unsigned long count, max, warm, workers;
 	int cpu_a, cpu_b;              /* -1: not pinned */
 	double secs;
+	unsigned long gap_us;          /* open-cold: sleep between opens */
 };
 
 /* ---- samples ---- */
@@ -184,8 +187,16 @@ static void timed_loop(const struct opts *o, const char *op, int kind)
 	struct samples s;
 	samples_init(&s, max);
 	uint64_t limit = o->secs > 0 ? (uint64_t)(o->secs * 1e9) : UINT64_MAX;
-	uint64_t start = now_ns(), t0 = start;
+	uint64_t start = now_ns(), t0 = start, slept = 0;
 	for (unsigned long i = 0; i < max; i++) {
+		if (o->gap_us && i) {
+			struct timespec gap = { .tv_sec = (time_t)(o->gap_us / 1000000),
+						.tv_nsec = (long)(o->gap_us % 1000000) * 1000 };
+			nanosleep(&gap, NULL);
+			uint64_t t = now_ns();
+			slept += t - t0;
+			t0 = t;
+		}
 		if (kind == 0) {
 			spawn_one(path);
 		} else if (kind == 1) {
@@ -200,7 +211,7 @@ static void timed_loop(const struct opts *o, const char *op, int kind)
 		if (t1 - start >= limit)
 			break;
 	}
-	s.total_ns = t0 - start;
+	s.total_ns = t0 - start - slept;
 	print_result(op, &s);
 	free(s.v);
 }
@@ -331,6 +342,7 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' }, { "max", required_argument, NULL, 'n' },
 		{ "secs", required_argument, NULL, 's' },  { "warm", required_argument, NULL, 'w' },
 		{ "workers", required_argument, NULL, 'W' }, { "cpus", required_argument, NULL, 'C' },
+		{ "gap-us", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .warm = ~0ul, .cpu_a = -1, .cpu_b = -1 };
@@ -345,6 +357,7 @@ int main(int argc, char **argv)
 		case 's': o.secs = strtod(optarg, NULL); break;
 		case 'w': o.warm = strtoul(optarg, NULL, 10); break;
 		case 'W': o.workers = strtoul(optarg, NULL, 10); break;
+		case 'g': o.gap_us = strtoul(optarg, NULL, 10); break;
 		case 'C':
 			if (sscanf(optarg, "%d,%d", &o.cpu_a, &o.cpu_b) != 2)
 				usage();

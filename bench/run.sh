@@ -13,10 +13,10 @@
 #                   rf1 rf1-nocache rf4 rf4-nocache rf1-nosensor fapolicyd auditd
 #                   (rf1-nosensor: rf1 with the telemetry sensors off)
 #   --phases LIST   of: auth telemetry storm (default all three)
-#   --alt DIR       a second build (DIR/bin/ringfenced, DIR/bench/rfb-client):
-#                   AUTH configurations suffixed @alt (rf1@alt, rf4-nocache@alt,
-#                   ...) run it, interleaved with the others (before/after
-#                   comparisons in one run)
+#   --alt [NAME=]DIR  another build (DIR/bin/ringfenced, DIR/bench/rfb-client):
+#                   AUTH configurations suffixed @NAME (default NAME: alt; rf1@alt,
+#                   rf4-nocache@alt, ...) run it, interleaved with the others
+#                   (before/after comparisons in one run); may be repeated
 #
 # Environment: RF_BENCH_PEERS=1 adds the peers (fapolicyd, auditd): installs
 # their Debian packages when missing (service start suppressed), runs them
@@ -37,7 +37,7 @@ REPS=
 OUT=
 CONFIGS=
 PHASES="auth,telemetry,storm"
-ALT=
+declare -A ALTS=()
 ARGS=("$@")
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--configs) CONFIGS=$2; shift ;;
 	--phases) PHASES=$2; shift ;;
-	--alt) ALT=$2; shift ;;
+	--alt) case "$2" in *=*) ALTS[${2%%=*}]=${2#*=} ;; *) ALTS[alt]=$2 ;; esac; shift ;;
 	-h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -55,7 +55,9 @@ while [ $# -gt 0 ]; do
 done
 case "$BUILD" in /*) B=$BUILD ;; *) B=$ROOT/$BUILD ;; esac
 BB=$B/bench
-case "$ALT" in ''|/*) ;; *) ALT=$ROOT/$ALT ;; esac
+for a in "${!ALTS[@]}"; do
+	case "${ALTS[$a]}" in /*) ;; *) ALTS[$a]=$ROOT/${ALTS[$a]} ;; esac
+done
 OUT=${OUT:-$B/bench.json}
 case "$OUT" in /*) ;; *) OUT=$PWD/$OUT ;; esac
 RAW=${OUT%.json}-raw.jsonl
@@ -71,11 +73,11 @@ done
 for f in "$B/bin/ringfenced" "$B/bin/rfctl" "$BB/rfb-load" "$BB/rfb-floor" "$BB/rfb-client" "$BB/rfb-nop"; do
 	[ -x "$f" ] || { echo "bench: $f missing: run make bench (or make bench-build)" >&2; exit 1; }
 done
-if [ -n "$ALT" ]; then
-	for f in "$ALT/bin/ringfenced" "$ALT/bench/rfb-client"; do
-		[ -x "$f" ] || { echo "bench: --alt: $f missing" >&2; exit 1; }
+for a in "${!ALTS[@]}"; do
+	for f in "${ALTS[$a]}/bin/ringfenced" "${ALTS[$a]}/bench/rfb-client"; do
+		[ -x "$f" ] || { echo "bench: --alt $a: $f missing" >&2; exit 1; }
 	done
-fi
+done
 RFD=$B/bin/ringfenced     # the broker and client of the configuration being run
 RFC=$BB/rfb-client
 
@@ -434,15 +436,16 @@ auth_session() {   # CFG REP
 	none) ;;
 	floor) start_floor || return 1 ;;
 	floor-cache) start_floor --cache || return 1 ;;
-	rf1|rf1-nocache|rf4|rf4-nocache|rf1-nosensor|rf1@alt|rf1-nocache@alt|rf4@alt|rf4-nocache@alt|rf1-nosensor@alt)
-		local base=${cfg%@alt}
+	rf1|rf1-nocache|rf4|rf4-nocache|rf1-nosensor|rf1@*|rf1-nocache@*|rf4@*|rf4-nocache@*|rf1-nosensor@*)
+		local base=${cfg%@*} alt=""
+		[ "$base" != "$cfg" ] && alt=${cfg##*@}
 		n=${base#rf}; n=${n%%-*}
 		local args="--auth exec,open"
 		case $base in *-nocache) ;; *) args="$args --cache" ;; esac
 		RFD=$B/bin/ringfenced RFC=$BB/rfb-client
-		if [ "$base" != "$cfg" ]; then
-			[ -n "$ALT" ] || { fail "$cfg needs --alt DIR"; return 1; }
-			RFD=$ALT/bin/ringfenced RFC=$ALT/bench/rfb-client
+		if [ -n "$alt" ]; then
+			[ -n "${ALTS[$alt]:-}" ] || { fail "$cfg needs --alt $alt=DIR"; return 1; }
+			RFD=${ALTS[$alt]}/bin/ringfenced RFC=${ALTS[$alt]}/bench/rfb-client
 		fi
 		case $base in
 		# AUTH only: no telemetry sensor (what the sensors cost the AUTH workloads)

@@ -29,10 +29,13 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
 	value: (group_by(.rep) | map({
 		recv_p50: (map(.recv_p50_ns) | max), resp_p50: (map(.resp_p50_ns) | max),
 		resp_p99: (map(.resp_p99_ns) | max), resp_p999: (map(.resp_p999_ns) | max),
-		auth: (map(.auth_exec + .auth_open) | max)})
+		auth: (map(.auth_exec + .auth_open) | max),
+		cpu_per_auth: (map(if .cpu_ns != null and (.auth_exec + .auth_open) > 0
+			then .cpu_ns / (.auth_exec + .auth_open) else null end) | max)})
 	  | {client_recv_p50_ns: (map(.recv_p50) | median), client_resp_p50_ns: (map(.resp_p50) | median),
 	     client_resp_p99_ns: (map(.resp_p99) | median), client_resp_p999_ns: (map(.resp_p999) | median),
-	     client_auth_events: (map(.auth) | median)})
+	     client_auth_events: (map(.auth) | median),
+	     client_cpu_ns_per_event: (map(.cpu_per_auth) | median)})
   }) | from_entries) as $crt
 
 | ($auth | group_by([.wl, .cfg]) | map({

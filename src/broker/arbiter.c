@@ -11,7 +11,14 @@
  * when the file is modified, and a policy change flushes them all.
  *
  * Nothing here blocks: the fanotify descriptor is non-blocking and writing a
- * response to it never waits; no file is opened.
+ * response to it never waits; no file is opened (but /proc/self/fd, once, at
+ * start: procfs raises no fanotify events).
+ *
+ * The hand-off to clients (docs/PERFORMANCE.md): events read from the group
+ * are dispatched as a batch, each client woken at most once for it; then the
+ * broker watches the response rings for a while instead of sleeping, unless
+ * that would hold up a client it waits for (CPU hints, ring.h) or there are
+ * more AUTH parties than CPUs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +53,6 @@ struct rf_pending {
 	struct rf_message *msg;       /* copy for tail readers, or NULL */
 	uint64_t dev, ino;            /* the file, from build_target's fstat (ino 0: unknown) */
 	int64_t ctime_ns;
-	uint32_t pid;                 /* of the process waiting */
 };
 
 struct cache_entry {
@@ -61,19 +67,6 @@ static struct cache_entry cache[CACHE_SIZE];
 static int proc_fd_dir = -1;
 /* CPUs the broker may run on (spinning only pays when every party has one) */
 static unsigned ncpus = 1;
-static cpu_set_t broker_cpus;
-
-/*
- * Following the opener (see follow_opener()): the process last answered,
- * when, and how many of its events in a row came late.
- */
-static struct {
-	uint32_t pid;
-	uint64_t answered_ns;
-	unsigned slow;
-	uint64_t moved_ns;
-	uint64_t moves;
-} follow;
 
 static int fifo_of(uint8_t type)
 {
@@ -99,7 +92,6 @@ int rf_arbiter_init(struct rf_broker *b)
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	ncpus = sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 ? (unsigned)CPU_COUNT(&set) : 1;
-	broker_cpus = set;
 	if (proc_fd_dir < 0)
 		proc_fd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	b->fan_auth = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK |
@@ -290,8 +282,6 @@ static void decide(struct rf_broker *b, struct rf_pending *p, uint8_t verdict, u
 	struct fanotify_response r = { .fd = p->fd, .response = verdict == RF_DENY ? FAN_DENY : FAN_ALLOW };
 	if (write(b->fan_auth, &r, sizeof r) != sizeof r)
 		rf_debug("fanotify response for fd %d: %s", p->fd, strerror(errno));
-	follow.pid = p->pid;
-	follow.answered_ns = rf_now_mono_ns();
 	if (verdict == RF_ALLOW && by == RF_DECIDER_CLIENT && p->all_cache && b->cfg.cache) {
 		uint64_t mask = p->type == RF_EVENT_EXEC ? FAN_OPEN_EXEC_PERM : FAN_OPEN_PERM;
 		if (fanotify_mark(b->fan_auth, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK | FAN_MARK_EVICTABLE,
@@ -398,76 +388,6 @@ static void build_target(struct rf_broker *b, int fd, struct rf_file *f, struct 
 	}
 }
 
-#define FOLLOW_GAP_NS 25000ull        /* answer -> next event of that process: "late" */
-#define FOLLOW_AFTER 16                /* late events in a row before looking */
-#define FOLLOW_EVERY_NS 200000000ull   /* at most one move per 200 ms */
-
-/* The CPU pid last ran on (/proc/PID/stat, field 39), -1 when unknown. */
-static int cpu_of(uint32_t pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%u/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	const char *q = strrchr(buf, ')');   /* comm may hold spaces: fields count from here */
-	for (int field = 2; q && field < 39; field++)
-		q = strchr(q + 1, ' ');
-	if (!q)
-		return -1;
-	char *end;
-	long cpu = strtol(q + 1, &end, 10);
-	return end != q + 1 && cpu >= 0 && cpu < CPU_SETSIZE ? (int)cpu : -1;
-}
-
-/*
- * A process that raises AUTH events back to back waits, for each, on two
- * wake-ups: its own by the broker and the broker's by it.  Between two CPUs
- * each costs tens of microseconds in a virtual machine, on one CPU about
- * one; and the scheduler, which keeps a woken task on the CPU it last used
- * while that one is idle, can keep the pair on two CPUs for good.  So when
- * one process's events keep coming late after their answers (FOLLOW_AFTER
- * in a row, FOLLOW_GAP_NS each), look where it runs and, if elsewhere,
- * move the broker there once: pin to that CPU (the move happens then) and
- * at once restore the broker's own CPU set, so that nothing stays pinned.
- * Rate limited; the clients follow the broker's CPU hint by themselves.
- */
-static void follow_opener(uint32_t pid, uint64_t now)
-{
-	static int on = -1;
-	if (on < 0) { const char *e = getenv("RFX_FOLLOW"); on = e ? atoi(e) : 1; }
-	if (!on)
-		return;
-	if (pid != follow.pid || !follow.answered_ns) {
-		follow.slow = 0;
-		return;
-	}
-	if (now - follow.answered_ns < FOLLOW_GAP_NS) {
-		follow.slow = 0;
-		return;
-	}
-	if (++follow.slow < FOLLOW_AFTER || now - follow.moved_ns < FOLLOW_EVERY_NS)
-		return;
-	follow.slow = 0;
-	follow.moved_ns = now;
-	int there = cpu_of(pid), here = rf_cpu_now();
-	if (there < 0 || there == here || !CPU_ISSET(there, &broker_cpus))
-		return;
-	cpu_set_t one;
-	CPU_ZERO(&one);
-	CPU_SET(there, &one);
-	if (sched_setaffinity(0, sizeof one, &one) == 0) {
-		follow.moves++;
-		if (sched_setaffinity(0, sizeof broker_cpus, &broker_cpus) < 0)
-			rf_warn("restoring the broker's CPU set");
-	}
-}
-
 static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metadata *md)
 {
 	uint8_t type = (md->mask & FAN_OPEN_EXEC_PERM) ? RF_EVENT_EXEC : RF_EVENT_OPEN;
@@ -480,7 +400,6 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 	rf_msgb_init(&b->mb, type, RF_ACTION_AUTH);
 	struct rf_message *m = &b->mb.u.msg;
 	rf_stamp(m);
-	follow_opener((uint32_t)md->pid, m->hdr.mono_ns);
 	uint32_t deadline_ms = type == RF_EVENT_EXEC ? b->cfg.exec_deadline_ms : b->cfg.open_deadline_ms;
 	m->hdr.deadline_ns = m->hdr.mono_ns + (uint64_t)deadline_ms * 1000000ull;
 	if (proc) {
@@ -547,7 +466,6 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 	p->answered = 0;
 	p->last_allow = -1;
 	p->msg = NULL;
-	p->pid = (uint32_t)md->pid;
 	p->dev = st.st_dev;
 	p->ino = st.st_ino;
 	p->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;

@@ -905,6 +905,14 @@ static void trial_step(struct rf_broker *b, struct rf_bclient *p)
 		}
 		i++;
 	}
+	/* too many late already: no need to wait for the rest */
+	if (cs->fed_auth >= RF_TRIAL_AUTH_MAX && cs->late * 100 > cs->fed_auth * b->cfg.trial_max_miss_pct) {
+		char why[128];
+		snprintf(why, sizeof why, "%llu of the first %llu replayed AUTH events answered late or not at all",
+			 (unsigned long long)cs->late, (unsigned long long)cs->fed_auth);
+		trial_fail(b, p, why);
+		return;
+	}
 	if (cs->trial_alerts > b->cfg.trial_max_alerts) {
 		char why[96];
 		snprintf(why, sizeof why, "alert storm: %llu alerts (at most %u allowed)",

@@ -42,6 +42,8 @@ struct rf_client {
 	uint64_t last_seq;
 	bool closed;
 	uint64_t spin_ns;          /* UINT64_MAX until read from RF_SPIN_US */
+	uint64_t spin_cur;         /* the current spin, spin_ns / 8 .. spin_ns (adaptive) */
+	uint64_t slept_ns;         /* when the last sleep began, 0 when awake since */
 	struct rf_client_stats stats;
 	/* descriptors of AUTH events (RF_CTL_FD), by event id */
 	struct { uint64_t id; int fd; } stash[FD_STASH];
@@ -552,11 +554,22 @@ static bool spin_pointless(const rf_client_t *c, int cpu)
 	return (h & RF_HINT_VALID) && ((h & RF_HINT_NOSPIN) || rf_hint_on_cpu(h, cpu));
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /*
  * Before sleeping, watch the ring briefly (RF_SPIN_US, default 50 us): an
  * AUTH event that arrives meanwhile costs no wake-up on either side.  Not
  * when the broker says so (more parties than CPUs) or runs, or waits to run,
  * on this very CPU: then the spin would only hold up the event it waits for.
+ * The spin adapts: it halves (down to an eighth) each time it ends empty,
+ * and is back to full length once an event arrives during it or soon after
+ * it gave up (a longer one would have caught it).  A sparse stream of
+ * events so costs little spinning, a burst gets the full spin.
  */
 static bool spin_for_events(rf_client_t *c)
 {
@@ -564,6 +577,7 @@ static bool spin_for_events(rf_client_t *c)
 		const char *e = getenv("RF_SPIN_US");
 		long us = e ? strtol(e, NULL, 10) : 50;
 		c->spin_ns = us > 0 && us < 100000 ? (uint64_t)us * 1000 : 0;
+		c->spin_cur = c->spin_ns;
 	}
 	if (!c->spin_ns)
 		return false;
@@ -571,16 +585,17 @@ static bool spin_for_events(rf_client_t *c)
 	if (spin_pointless(c, cpu))
 		return false;
 	rf_ring_set_hint(c->evt.ctl, rf_hint_make(cpu, false));
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t end = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + c->spin_ns;
+	uint64_t end = mono_ns() + c->spin_cur;
 	for (int k = 0;; k++) {
-		if (__atomic_load_n(&c->evt.ctl->head, __ATOMIC_ACQUIRE) != c->evt.tail)
+		if (__atomic_load_n(&c->evt.ctl->head, __ATOMIC_ACQUIRE) != c->evt.tail) {
+			c->spin_cur = c->spin_ns;
 			return true;
+		}
 		if ((k & 15) == 15) {
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			if ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec > end)
+			if (mono_ns() > end) {
+				c->spin_cur = c->spin_cur / 2 > c->spin_ns / 8 ? c->spin_cur / 2 : c->spin_ns / 8;
 				return false;
+			}
 			int now = rf_cpu_now();
 			if (now != cpu)
 				rf_ring_set_hint(c->evt.ctl, rf_hint_make(cpu = now, false));
@@ -652,6 +667,12 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 	}
 	for (;;) {
 		int r = take_one(c, ret_msg);
+		if (r > 0 && c->slept_ns) {
+			/* an event soon after the spin gave up: spin full length again */
+			if (mono_ns() - c->slept_ns < c->spin_ns)
+				c->spin_cur = c->spin_ns;
+			c->slept_ns = 0;
+		}
 		if (r > 0 && (rf_ring_hint(c->evt.ctl) & RF_HINT_ASLEEP))
 			rf_ring_set_hint(c->evt.ctl, rf_hint_make(rf_cpu_now(), false));   /* awake (ring.h) */
 		if (r > 0 && ((*ret_msg)->hdr.flags & RF_MSG_F_HAS_FD) &&
@@ -669,6 +690,8 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 		rf_ring_set_hint(c->evt.ctl, rf_hint_make(rf_cpu_now(), false) | RF_HINT_ASLEEP);
 		if (rf_evring_prepare_sleep(&c->evt))
 			continue;
+		if (!c->slept_ns && c->spin_ns && c->spin_ns != UINT64_MAX)
+			c->slept_ns = mono_ns();
 		if (timeout_ms == 0) {
 			if (broker_gone(c)) {
 				c->closed = true;

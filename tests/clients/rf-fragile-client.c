@@ -7,6 +7,10 @@
  *   fields N          input fields the template reads (the sensor supplies 20)
  *   match SUBSTR      alert "drill.match" on an exec whose path contains it
  *   crash_on SUBSTR   (optional) abort on an exec whose path contains it
+ *   flood N           (optional) N alerts for every exec (an alert storm)
+ *   slow_ms N         (optional) wait N ms before answering an AUTH exec
+ * With --auth it also answers exec as AUTH (allow), for the trial's
+ * deadline check (the manifest must grant auth_exec in enforce mode).
  * On every exec it supplies 20 input fields and reads the N the template
  * declares, without checking N against 20: the array ends at a guard page,
  * so a template declaring 21 reads out of bounds and dies of SIGSEGV on the
@@ -14,17 +18,19 @@
  * that passes a trial (the recent events do not contain the path) and then
  * crashes on the live machine.  Exit 3 when the content is refused.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ringfence/ringfence.h>
 
 #define SUPPLIED 20
 
-static unsigned declared;
+static unsigned declared, flood, slow_ms;
 static char match[128], crash_on[128];
 
 static int load(int fd)
@@ -42,13 +48,16 @@ static int load(int fd)
 			continue;
 		if (sscanf(line, "match %127s", match) == 1 || sscanf(line, "crash_on %127s", crash_on) == 1)
 			continue;
+		if (sscanf(line, "flood %u", &flood) == 1 || sscanf(line, "slow_ms %u", &slow_ms) == 1)
+			continue;
 		return -1;
 	}
-	return declared && declared < 64 && match[0] ? 0 : -1;
+	return declared && declared < 64 && match[0] && flood <= 10000 && slow_ms <= 60000 ? 0 : -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bool auth = argc > 1 && !strcmp(argv[1], "--auth");
 	int fd = rf_content_fd();
 	if (fd < 0 || load(fd) < 0) {
 		fprintf(stderr, "rf-fragile-client: content refused\n");
@@ -67,7 +76,8 @@ int main(void)
 
 	int rc;
 	rf_client_t *c = rf_client_new(getenv("RF_CLIENT_NAME") ? getenv("RF_CLIENT_NAME") : "fragile", &rc);
-	if (!c || rf_subscribe(c, RF_EVENT_EXEC, RF_ACTION_NOTIFY) != RF_OK || rf_ready(c) != RF_OK) {
+	if (!c || rf_subscribe(c, RF_EVENT_EXEC, auth ? RF_ACTION_AUTH : RF_ACTION_NOTIFY) != RF_OK ||
+	    rf_ready(c) != RF_OK) {
 		fprintf(stderr, "rf-fragile-client: connect: %s\n", rf_strerror(rc));
 		return 1;
 	}
@@ -90,6 +100,14 @@ int main(void)
 			abort();
 		if (strstr(exe, match))
 			rf_emit_alert(c, m, "drill.match", "drill marker executed", "high", "drill");
+		for (unsigned i = 0; i < flood; i++)
+			rf_emit_alert(c, m, "drill.flood", "alert storm", "low", "drill");
+		if (m->hdr.action == RF_ACTION_AUTH) {
+			if (slow_ms)
+				nanosleep(&(struct timespec){ .tv_sec = slow_ms / 1000,
+							      .tv_nsec = (long)(slow_ms % 1000) * 1000000 }, NULL);
+			rf_respond(c, m, RF_ALLOW, 0);
+		}
 		if (total == 0)
 			fprintf(stderr, "rf-fragile-client: empty fields\n");
 	}
