@@ -124,6 +124,24 @@ static void strip_comment(const char *val, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+/* A section's numeric keys: a table of name, field and range. */
+struct num_key {
+	const char *key;
+	size_t off;
+	uint32_t min, max;
+};
+
+/* 1 (parsed) or 0 (refused, via fail()) when key is in the table; -1 when it is not. */
+static int num_keys(struct cfg_ctx *x, struct rf_config *c, const char *sec, const char *key, const char *val,
+		    const struct num_key *nums, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(key, nums[i].key))
+			return parse_u32(val, nums[i].min, nums[i].max, (uint32_t *)((char *)c + nums[i].off))
+				       ? fail(x, sec, key, "out of range") : 1;
+	return -1;
+}
+
 static int cfg_handler(void *user, const char *sec, const char *key, const char *rawval)
 {
 	struct cfg_ctx *x = user;
@@ -200,7 +218,7 @@ static int cfg_handler(void *user, const char *sec, const char *key, const char 
 			return parse_u32(val, 0, 1000000, &c->replay_loops)
 				       ? fail(x, sec, key, "want 0..1000000") : 1;
 	} else if (!strcmp(sec, "supervisor")) {
-		static const struct { const char *key; size_t off; uint32_t min, max; } nums[] = {
+		static const struct num_key nums[] = {
 			{ "ready_timeout_ms", offsetof(struct rf_config, ready_timeout_ms), 100, 600000 },
 			{ "hang_timeout_ms", offsetof(struct rf_config, hang_timeout_ms), 100, 600000 },
 			{ "max_deaths", offsetof(struct rf_config, max_deaths), 1, 32 },
@@ -209,11 +227,9 @@ static int cfg_handler(void *user, const char *sec, const char *key, const char 
 			{ "miss_window_ms", offsetof(struct rf_config, miss_window_ms), 100, 86400000 },
 			{ "uid_base", offsetof(struct rf_config, uid_base), 1000, 4000000000u },
 		};
-		for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
-			if (!strcmp(key, nums[i].key))
-				return parse_u32(val, nums[i].min, nums[i].max,
-						 (uint32_t *)((char *)c + nums[i].off))
-					       ? fail(x, sec, key, "out of range") : 1;
+		int r = num_keys(x, c, sec, key, val, nums, sizeof nums / sizeof *nums);
+		if (r >= 0)
+			return r;
 		if (!strcmp(key, "on_miss_limit")) {
 			if (!strcmp(val, "demote"))
 				c->miss_restart = false;
@@ -224,7 +240,7 @@ static int cfg_handler(void *user, const char *sec, const char *key, const char 
 			return 1;
 		}
 	} else if (!strcmp(sec, "content")) {
-		static const struct { const char *key; size_t off; uint32_t min, max; } nums[] = {
+		static const struct num_key nums[] = {
 			{ "interval_s", offsetof(struct rf_config, content_interval_s), 0, 604800 },
 			{ "delay_hours", offsetof(struct rf_config, content_delay_h), 0, 8760 },
 			{ "trial_window", offsetof(struct rf_config, trial_window), 0, 65536 },
@@ -235,11 +251,9 @@ static int cfg_handler(void *user, const char *sec, const char *key, const char 
 			{ "healthy_s", offsetof(struct rf_config, healthy_s), 1, 604800 },
 			{ "revert_deaths", offsetof(struct rf_config, revert_deaths), 1, 32 },
 		};
-		for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
-			if (!strcmp(key, nums[i].key))
-				return parse_u32(val, nums[i].min, nums[i].max,
-						 (uint32_t *)((char *)c + nums[i].off))
-					       ? fail(x, sec, key, "out of range") : 1;
+		int r = num_keys(x, c, sec, key, val, nums, sizeof nums / sizeof *nums);
+		if (r >= 0)
+			return r;
 		if (!strcmp(key, "repository")) {
 			if (!*val || strlen(val) >= sizeof c->content_repo)
 				return fail(x, sec, key, "want a directory or an http(s):// URL");

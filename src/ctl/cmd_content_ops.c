@@ -17,19 +17,29 @@
 #include "ctl/ctl.h"
 #include "ctl/opsreq.h"
 
-static int fetch_status(const struct rfctl *ctl, json_object **ret)
+/* The broker's JSON reply on fd (closed here), or NULL after reporting why. */
+static json_object *reply_json(int fd)
 {
-	int fd = ops_open(ctl, RF_OPS_STATUS, 0, 0);
 	if (fd < 0)
-		return RFCTL_FAIL;
+		return NULL;
 	char *buf;
 	size_t len;
 	int r = ops_recv_reply(fd, RFCTL_REPLY_TIMEOUT_MS, &buf, &len);
 	close(fd);
 	if (r < 0)
-		return RFCTL_FAIL;
+		return NULL;
 	json_object *o = json_tokener_parse(buf);
 	free(buf);
+	if (!o)
+		rfctl_err(0, "the broker's reply is not JSON");
+	return o;
+}
+
+static int fetch_status(const struct rfctl *ctl, json_object **ret)
+{
+	json_object *o = reply_json(ops_open(ctl, RF_OPS_STATUS, 0, 0));
+	if (!o)
+		return RFCTL_FAIL;
 	json_object *c;
 	if (!o || !json_object_object_get_ex(o, "content", &c)) {
 		json_object_put(o);
@@ -152,19 +162,11 @@ static int send_op(const struct rfctl *ctl, uint32_t action, const char *client,
 			return rfctl_usage_error("content", "client name: 1..%zu characters", sizeof q.client - 1);
 		memcpy(q.client, client, strlen(client));
 	}
-	int fd = ops_send_request(ctl, &q, sizeof q);
-	if (fd < 0)
+	json_object *o = reply_json(ops_send_request(ctl, &q, sizeof q));
+	if (!o)
 		return RFCTL_FAIL;
-	char *buf;
-	size_t len;
-	int r = ops_recv_reply(fd, RFCTL_REPLY_TIMEOUT_MS, &buf, &len);
-	close(fd);
-	if (r < 0)
-		return RFCTL_FAIL;
-	json_object *o = json_tokener_parse(buf);
-	free(buf);
 	json_object *ok, *msg;
-	if (!o || !json_object_object_get_ex(o, "ok", &ok)) {
+	if (!json_object_object_get_ex(o, "ok", &ok)) {
 		json_object_put(o);
 		rfctl_err(0, "unexpected reply from the broker");
 		return RFCTL_FAIL;
