@@ -456,10 +456,18 @@ int rf_broker_init(struct rf_broker *b, const struct rf_config *cfg)
 		return r;
 	}
 	rf_mount_kernel_fs();
-	/* client cgroups are per instance: named after a hash of the state directory */
+	/*
+	 * client cgroups are per instance: named after a hash of the state
+	 * directory and the mount namespace it lives in (two brokers with the
+	 * same path in two namespaces, as tests run, must not share cgroups)
+	 */
 	uint32_t h = 2166136261u;
 	for (const char *p = b->cfg.state_dir; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
+	struct stat mnt;
+	if (stat("/proc/self/ns/mnt", &mnt) == 0)
+		for (int i = 0; i < 8; i++)
+			h = (h ^ (uint8_t)((uint64_t)mnt.st_ino >> (8 * i))) * 16777619u;
 	char inst[16];
 	snprintf(inst, sizeof inst, "%08x", h);
 	rf_sandbox_set_instance(inst);
