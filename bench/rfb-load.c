@@ -19,11 +19,15 @@
  *   rfb-load storm     --path BIN --secs S [--workers W]
  *       W processes posix_spawn+wait BIN as fast as they can for S seconds;
  *       prints the total rate
- *   rfb-load wake-rtt  [--max N] [--cpus A,B]
+ *   rfb-load wake-rtt  [--max N] [--cpus A,B] [--hops H]
  *       the machine's price of a sleeping hand-off: two processes bounce a
  *       token over a pair of eventfds (each side sleeps in read), N round
  *       trips; one round trip is two sleeping wake-ups.  --cpus pins the
- *       parent to CPU A and the child to CPU B
+ *       parent to CPU A and the child to CPU B.  --hops H (2..8) passes the
+ *       token round a ring of H processes instead (op "wake-ringH"): with
+ *       H = 4 on one CPU, the least an AUTH event can cost when the opener,
+ *       the broker and a client share a CPU (opener -> broker -> client ->
+ *       broker -> opener)
  *   rfb-load spin-rtt  [--max N] [--cpus A,B]
  *       the same over shared memory with both sides spinning: a hand-off
  *       that never sleeps
@@ -67,7 +71,7 @@ static void die(const char *what)
 static void usage(void)
 {
 	fprintf(stderr, "usage: rfb-load spawn|open-hot|open-cold|mkfiles|touch|storm|wake-rtt|spin-rtt "
-			"[--path P] [--dir D] [--count N] [--max N] [--secs S] [--warm W] [--workers W] [--gap-us G]\n");
+			"[--path P] [--dir D] [--count N] [--max N] [--secs S] [--warm W] [--workers W] [--gap-us G] [--hops H]\n");
 	exit(2);
 }
 
@@ -77,6 +81,7 @@ struct opts {
 	int cpu_a, cpu_b;              /* -1: not pinned */
 	double secs;
 	unsigned long gap_us;          /* open-cold: sleep between opens */
+	unsigned long hops;            /* wake-rtt: processes in the ring (2) */
 };
 
 /* ---- samples ---- */
@@ -281,8 +286,58 @@ static void pin(int cpu)
 		die("sched_setaffinity");
 }
 
+/* wake-rtt --hops H: a ring of H processes, each sleeping in read until its turn. */
+static void ring_rtt(const struct opts *o)
+{
+	unsigned long n = o->max ? o->max : 20000, h = o->hops;
+	int efd[8];
+	for (unsigned long i = 0; i < h; i++)
+		if ((efd[i] = eventfd(0, EFD_CLOEXEC)) < 0)
+			die("eventfd");
+	pid_t kids[8];
+	for (unsigned long p = 1; p < h; p++) {
+		kids[p] = fork();
+		if (kids[p] < 0)
+			die("fork");
+		if (kids[p] == 0) {
+			pin(o->cpu_b);
+			uint64_t v;
+			for (unsigned long i = 0; i < n + 100; i++)
+				if (read(efd[p], &v, sizeof v) != sizeof v || write(efd[(p + 1) % h], &v, sizeof v) != sizeof v)
+					_exit(1);
+			_exit(0);
+		}
+	}
+	pin(o->cpu_a);
+	struct samples s;
+	samples_init(&s, n);
+	uint64_t v = 1, start = 0, t0 = 0;
+	for (unsigned long i = 0; i < n + 100; i++) {
+		if (i == 100)
+			start = t0 = now_ns();
+		if (write(efd[1], &v, sizeof v) != sizeof v || read(efd[0], &v, sizeof v) != sizeof v)
+			die("ring");
+		if (i >= 100) {
+			uint64_t t1 = now_ns();
+			s.v[s.n++] = clamp32(t1 - t0);
+			t0 = t1;
+		}
+	}
+	s.total_ns = t0 - start;
+	for (unsigned long p = 1; p < h; p++)
+		waitpid(kids[p], NULL, 0);
+	char op[32];
+	snprintf(op, sizeof op, "wake-ring%lu", h);
+	print_result(op, &s);
+	free(s.v);
+}
+
 static void rtt(const struct opts *o, int spin)
 {
+	if (!spin && o->hops > 2) {
+		ring_rtt(o);
+		return;
+	}
 	unsigned long n = o->max ? o->max : 20000;
 	int ping = eventfd(0, EFD_CLOEXEC), pong = eventfd(0, EFD_CLOEXEC);
 	uint64_t *flag = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -342,7 +397,7 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' }, { "max", required_argument, NULL, 'n' },
 		{ "secs", required_argument, NULL, 's' },  { "warm", required_argument, NULL, 'w' },
 		{ "workers", required_argument, NULL, 'W' }, { "cpus", required_argument, NULL, 'C' },
-		{ "gap-us", required_argument, NULL, 'g' },
+		{ "gap-us", required_argument, NULL, 'g' }, { "hops", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .warm = ~0ul, .cpu_a = -1, .cpu_b = -1 };
@@ -358,6 +413,11 @@ int main(int argc, char **argv)
 		case 'w': o.warm = strtoul(optarg, NULL, 10); break;
 		case 'W': o.workers = strtoul(optarg, NULL, 10); break;
 		case 'g': o.gap_us = strtoul(optarg, NULL, 10); break;
+		case 'H':
+			o.hops = strtoul(optarg, NULL, 10);
+			if (o.hops < 2 || o.hops > 8)
+				usage();
+			break;
 		case 'C':
 			if (sscanf(optarg, "%d,%d", &o.cpu_a, &o.cpu_b) != 2)
 				usage();

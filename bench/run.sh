@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
 	--configs) CONFIGS=$2; shift ;;
 	--phases) PHASES=$2; shift ;;
 	--alt) case "$2" in *=*) ALTS[${2%%=*}]=${2#*=} ;; *) ALTS[alt]=$2 ;; esac; shift ;;
-	-h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -493,10 +493,12 @@ phase_auth() {
 	ncfg=${#cfgs[@]}
 	for rep in $(seq "$REPS"); do
 		# the machine's price of a hand-off between two processes, for the record
-		local mc op cpus max
-		for mc in "wake-rtt 0,0 2000" "wake-rtt 0,1 2000" "spin-rtt 0,1 20000"; do
-			read -r op cpus max <<<"$mc"
-			emit "$(timeout 60 "$BB/rfb-load" "$op" --cpus "$cpus" --max "$max" |
+		local mc op cpus max hops
+		# (wake-rtt over a ring of 4 on one CPU: the least an AUTH event costs when
+		# the opener, the broker and a client share a CPU)
+		for mc in "wake-rtt 0,0 2000 2" "wake-rtt 0,1 2000 2" "spin-rtt 0,1 20000 2" "wake-rtt 0,0 2000 4"; do
+			read -r op cpus max hops <<<"$mc"
+			emit "$(timeout 60 "$BB/rfb-load" "$op" --cpus "$cpus" --max "$max" --hops "$hops" |
 				jq -c --argjson rep "$rep" --arg cpus "$cpus" '{phase:"machine", rep:$rep, cpus:$cpus} + .')"
 		done
 		# interleaved, and the order rotates from one repetition to the next

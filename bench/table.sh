@@ -5,7 +5,7 @@ S=${1:?usage: table.sh SUMMARY.json}
 tab() { column -t -s $'\t'; }
 jq -r '"ringfence bench  \(.meta.date)  kernel \(.meta.kernel)  \(.meta.cpus) CPUs  reps \(.meta.reps)  load \(.meta.loadavg_start) -> \(.meta.loadavg_end)\(if .meta.smoke then "  (SMOKE: not a measurement)" else "" end)"' "$S"
 echo
-echo "Machine: one round trip between two processes (median of reps, us)"
+echo "Machine: one round trip between two processes, or round a ring of four (wake-ring4) (median of reps, us)"
 jq -r '
 def us: if . == null then "-" else (. / 1000 * 100 | round / 100 | tostring) end;
 (["hand-off", "cpus", "mean", "p50", "p99"] | @tsv),
@@ -15,10 +15,12 @@ echo "AUTH workloads (median of reps; us per operation; ratios against baselines
 jq -r '
 def f(d): if . == null then "-" else (. * d | round / d | tostring) end;
 def us: if . == null then "-" else (. / 1000 * 10 | round / 10 | tostring) end;
-(["workload", "config", "us/op", "x none", "x floor", "p50", "p99", "p999", "client p99", "agent us/op", "agent ns/event"] | @tsv),
+(["workload", "config", "us/op", "x none", "x floor", "p50", "p99", "p999", "client p99", "agent us/op", "agent ns/event", "client ns/event"] | @tsv),
 (.auth | sort_by(.wl, .cfg)[] |
   [.wl, .cfg, (.ns_per_op | us), (.vs_none | f(100)), (.vs_floor | f(100)), (.p50_ns | us), (.p99_ns | us), (.p999_ns | us),
-   (.client_resp_p99_ns | us), (.agent_cpu_ns_per_op | us), (.cpu_ns_per_event | f(1))] | @tsv)' "$S" | tab
+   (.client_resp_p99_ns | us), (.agent_cpu_ns_per_op | us), (.cpu_ns_per_event | f(1)),
+   # the client CPU per AUTH event, where it saw enough of them to mean something
+   (if (.client_auth_events // 0) >= 100 then .client_cpu_ns_per_event else null end | f(1))] | @tsv)' "$S" | tab
 echo
 echo "Telemetry (replay at full speed; rate of the slowest client, median of reps)"
 jq -r '

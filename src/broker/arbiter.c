@@ -91,7 +91,9 @@ int rf_arbiter_init(struct rf_broker *b)
 	b->cache_gen = 1;
 	cpu_set_t set;
 	CPU_ZERO(&set);
-	ncpus = sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 ? (unsigned)CPU_COUNT(&set) : 1;
+	ncpus = 1;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		ncpus = (unsigned)CPU_COUNT(&set);
 	if (proc_fd_dir < 0)
 		proc_fd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	b->fan_auth = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK |
@@ -541,19 +543,17 @@ static uint64_t owed_mask(struct rf_broker *b)
 
 /*
  * True when spinning would only hold up a client it waits for: one that
- * owes an answer runs, or waits to run, on this CPU (its hint says so), or
- * slept when the event came (it was just woken, and the scheduler often
- * queues a woken task right behind its waker).  A client without hints
- * (an older library) is spun for, as before them.
+ * owes an answer is awake on this very CPU (its hint says so), so it cannot
+ * run while we spin.  A client that sleeps is spun for: it was just woken,
+ * and while this CPU is busy the scheduler tends to wake it on another one,
+ * where it answers in time (docs/PERFORMANCE.md, "Third round").  A client
+ * without hints (an older library) is spun for, as before them.
  */
 static bool spin_useless(struct rf_broker *b, uint64_t owed, int cpu)
 {
 	for (unsigned i = 0; i < b->nclients; i++) {
 		struct rf_bclient *c = &b->clients[i];
-		if (!(owed & (1ull << i)) || !c->shm)
-			continue;
-		uint32_t h = rf_ring_hint(c->evt.ctl);
-		if (rf_hint_on_cpu(h, cpu) || (h & RF_HINT_ASLEEP))
+		if ((owed & (1ull << i)) && c->shm && rf_hint_on_cpu(rf_ring_hint(c->evt.ctl), cpu))
 			return true;
 	}
 	return false;
@@ -587,7 +587,8 @@ static void spin_for_responses(struct rf_broker *b, int cpu, bool nospin)
 			if (c->shm && __atomic_load_n(&c->resp.ctl->head, __ATOMIC_ACQUIRE) != c->resp.tail)
 				rf_client_take_responses(b, c);
 		}
-		if ((k & 15) == 15 && (rf_now_mono_ns() > end || spin_useless(b, owed_mask(b), cpu)))
+		/* (owed as it was: walking the pending table again could cost more than the spin) */
+		if ((k & 15) == 15 && (rf_now_mono_ns() > end || spin_useless(b, owed, cpu)))
 			break;
 		rf_cpu_relax();
 	}

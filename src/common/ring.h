@@ -83,18 +83,20 @@ bool rf_evring_prepare_sleep(struct rf_evring *r);
 void rf_evring_awake(struct rf_evring *r);
 
 /*
- * CPU hints: who runs where, so that neither side spins for a peer that
- * cannot run because the spinner holds its CPU.  They live in the
- * reserved word of each ring's control block (wire.h), a compatible
- * extension: 0 means "no hint", which is what a peer built before them
- * leaves there, and a hint is only ever advice (a lying or stale one costs
- * its writer a wake-up, nothing else).
+ * CPU hints: who runs where, so that the broker does not spin for a client
+ * that cannot run because the spinner holds its CPU, and nobody spins when
+ * there are more parties than CPUs.  They live in the reserved word of each
+ * ring's control block (wire.h), a compatible extension: 0 means "no hint",
+ * which is what a peer built before them leaves there, and a hint is only
+ * ever advice (a lying or stale one costs at most a bounded spin or a
+ * wake-up, and only on the liar's own events).
  *   evt.reserved   written by the client: RF_HINT_VALID | the CPU it runs on
  *                  while it is awake (spinning or handling events), plus
  *                  RF_HINT_ASLEEP once it sleeps (the CPU it went to sleep on);
- *   resp.reserved  written by the broker: RF_HINT_VALID | the CPU it last ran
- *                  on, plus RF_HINT_NOSPIN when clients should not spin
- *                  (more parties than CPUs: a spinner would starve them).
+ *   resp.reserved  written by the broker: RF_HINT_VALID | the CPU it last
+ *                  handled AUTH events on, plus RF_HINT_NOSPIN when clients
+ *                  should not spin (more AUTH parties than CPUs: a spinner
+ *                  would starve the others).
  */
 #define RF_HINT_VALID 0x80000000u
 #define RF_HINT_NOSPIN 0x40000000u
@@ -103,7 +105,8 @@ void rf_evring_awake(struct rf_evring *r);
 
 static inline uint32_t rf_hint_make(int cpu, bool nospin)
 {
-	return RF_HINT_VALID | (nospin ? RF_HINT_NOSPIN : 0) | ((uint32_t)(cpu < 0 ? 0xffff : cpu) & RF_HINT_CPU_MASK);
+	uint32_t c = (uint32_t)(cpu < 0 ? 0xffff : cpu) & RF_HINT_CPU_MASK;
+	return RF_HINT_VALID | (nospin ? RF_HINT_NOSPIN : 0) | c;
 }
 
 /* True when hint h says its writer runs (or last ran) on cpu and does not sleep. */

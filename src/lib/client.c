@@ -7,7 +7,9 @@
  * read straight from the shared ring without system calls while it has
  * data; only an empty ring makes the client announce that it sleeps and wait
  * on the eventfd (the broker writes it only when told to), so a busy client
- * costs the broker no wake-ups.
+ * costs the broker no wake-ups.  Before it sleeps it watches the ring for a
+ * short while, unless the broker's hint (ring.h) says there are more AUTH
+ * parties than CPUs.
  */
 #include <errno.h>
 #include <poll.h>
@@ -42,8 +44,6 @@ struct rf_client {
 	uint64_t last_seq;
 	bool closed;
 	uint64_t spin_ns;          /* UINT64_MAX until read from RF_SPIN_US */
-	uint64_t spin_cur;         /* the current spin, spin_ns / 8 .. spin_ns (adaptive) */
-	uint64_t slept_ns;         /* when the last sleep began, 0 when awake since */
 	struct rf_client_stats stats;
 	/* descriptors of AUTH events (RF_CTL_FD), by event id */
 	struct { uint64_t id; int fd; } stash[FD_STASH];
@@ -548,10 +548,10 @@ static int take_one(rf_client_t *c, const struct rf_message **ret_msg)
 
 
 /* True when the broker's hint says spinning cannot help now. */
-static bool spin_pointless(const rf_client_t *c, int cpu)
+static bool spin_pointless(const rf_client_t *c)
 {
 	uint32_t h = rf_ring_hint(c->resp.ctl);
-	return (h & RF_HINT_VALID) && ((h & RF_HINT_NOSPIN) || rf_hint_on_cpu(h, cpu));
+	return (h & RF_HINT_VALID) && (h & RF_HINT_NOSPIN);
 }
 
 static uint64_t mono_ns(void)
@@ -564,12 +564,14 @@ static uint64_t mono_ns(void)
 /*
  * Before sleeping, watch the ring briefly (RF_SPIN_US, default 50 us): an
  * AUTH event that arrives meanwhile costs no wake-up on either side.  Not
- * when the broker says so (more parties than CPUs) or runs, or waits to run,
- * on this very CPU: then the spin would only hold up the event it waits for.
- * The spin adapts: it halves (down to an eighth) each time it ends empty,
- * and is back to full length once an event arrives during it or soon after
- * it gave up (a longer one would have caught it).  A sparse stream of
- * events so costs little spinning, a burst gets the full spin.
+ * when the broker says there are more AUTH parties than CPUs (a spinner
+ * would then hold a CPU another client needs).  The spin is deliberately not
+ * cut short when the broker last ran on this CPU, nor shortened when it
+ * keeps ending empty: a spinning client keeps its CPU busy, which is what
+ * steers the scheduler into waking the opener and the broker together on
+ * another one; every variant that spun less locked the hand-off into two
+ * cross-CPU wake-ups per event more often (docs/PERFORMANCE.md, "Third round").
+ * While awake the client tells the broker its CPU (ring.h, CPU hints).
  */
 static bool spin_for_events(rf_client_t *c)
 {
@@ -577,30 +579,21 @@ static bool spin_for_events(rf_client_t *c)
 		const char *e = getenv("RF_SPIN_US");
 		long us = e ? strtol(e, NULL, 10) : 50;
 		c->spin_ns = us > 0 && us < 100000 ? (uint64_t)us * 1000 : 0;
-		c->spin_cur = c->spin_ns;
 	}
-	if (!c->spin_ns)
+	if (!c->spin_ns || spin_pointless(c))
 		return false;
 	int cpu = rf_cpu_now();
-	if (spin_pointless(c, cpu))
-		return false;
 	rf_ring_set_hint(c->evt.ctl, rf_hint_make(cpu, false));
-	uint64_t end = mono_ns() + c->spin_cur;
+	uint64_t end = mono_ns() + c->spin_ns;
 	for (int k = 0;; k++) {
-		if (__atomic_load_n(&c->evt.ctl->head, __ATOMIC_ACQUIRE) != c->evt.tail) {
-			c->spin_cur = c->spin_ns;
+		if (__atomic_load_n(&c->evt.ctl->head, __ATOMIC_ACQUIRE) != c->evt.tail)
 			return true;
-		}
 		if ((k & 15) == 15) {
-			if (mono_ns() > end) {
-				c->spin_cur = c->spin_cur / 2 > c->spin_ns / 8 ? c->spin_cur / 2 : c->spin_ns / 8;
+			if (mono_ns() > end || spin_pointless(c))
 				return false;
-			}
 			int now = rf_cpu_now();
 			if (now != cpu)
 				rf_ring_set_hint(c->evt.ctl, rf_hint_make(cpu = now, false));
-			if (spin_pointless(c, cpu))
-				return false;
 		}
 		rf_cpu_relax();
 	}
@@ -667,12 +660,6 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 	}
 	for (;;) {
 		int r = take_one(c, ret_msg);
-		if (r > 0 && c->slept_ns) {
-			/* an event soon after the spin gave up: spin full length again */
-			if (mono_ns() - c->slept_ns < c->spin_ns)
-				c->spin_cur = c->spin_ns;
-			c->slept_ns = 0;
-		}
 		if (r > 0 && (rf_ring_hint(c->evt.ctl) & RF_HINT_ASLEEP))
 			rf_ring_set_hint(c->evt.ctl, rf_hint_make(rf_cpu_now(), false));   /* awake (ring.h) */
 		if (r > 0 && ((*ret_msg)->hdr.flags & RF_MSG_F_HAS_FD) &&
@@ -690,8 +677,6 @@ int rf_next(rf_client_t *c, const struct rf_message **ret_msg, int timeout_ms)
 		rf_ring_set_hint(c->evt.ctl, rf_hint_make(rf_cpu_now(), false) | RF_HINT_ASLEEP);
 		if (rf_evring_prepare_sleep(&c->evt))
 			continue;
-		if (!c->slept_ns && c->spin_ns && c->spin_ns != UINT64_MAX)
-			c->slept_ns = mono_ns();
 		if (timeout_ms == 0) {
 			if (broker_gone(c)) {
 				c->closed = true;
