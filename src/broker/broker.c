@@ -409,7 +409,7 @@ static void start_sensors(struct rf_broker *b)
 
 /* ---- life cycle ---- */
 
-static int mkdir_p(const char *path, mode_t mode)
+int rf_mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof tmp, "%s", path);
@@ -451,7 +451,7 @@ int rf_broker_init(struct rf_broker *b, const struct rf_config *cfg)
 	if (rf_epoll_add(b, b->sigfd, RF_TAG_SIGNAL, 0) < 0 || rf_epoll_add(b, b->tickfd, RF_TAG_TICK, 0) < 0)
 		return -errno;
 
-	if ((r = mkdir_p(b->cfg.state_dir, 0700)) < 0) {
+	if ((r = rf_mkdir_p(b->cfg.state_dir, 0700)) < 0) {
 		rf_warnx("state directory %s: %s", b->cfg.state_dir, strerror(-r));
 		return r;
 	}

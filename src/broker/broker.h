@@ -250,6 +250,8 @@ int rf_epoll_add(struct rf_broker *b, int fd, enum rf_tag tag, uint32_t idx);
 void rf_epoll_del(struct rf_broker *b, int fd);
 uint64_t rf_now_mono_ns(void);
 uint64_t rf_now_ms(void);
+/* mkdir -p: missing parents 0755, path itself mode (also when it exists). 0 or -errno. */
+int rf_mkdir_p(const char *path, mode_t mode);
 uint64_t rf_now_realtime_ms(void);
 
 /* broker.c */

@@ -87,92 +87,42 @@ static const char *const roles[4] = { "root", "timestamp", "snapshot", "targets"
 
 /* ---- files (worker thread, and the loop before any mark) ---- */
 
-static int mkdir_p(const char *path)
+/* Writes path atomically (tuf.c's writer), making its directory first. 0, or -1 with err set. */
+static int store_write(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* Writes path atomically: a temporary file, fsync, rename, fsync of the directory. */
-static int write_atomic(const char *path, const void *data, size_t len)
-{
-	char tmp[PATH_MAX + 16], dir[PATH_MAX];
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-		return -ENAMETOOLONG;
+	char dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s", path);
 	char *slash = strrchr(dir, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = '\0';
-	int r = mkdir_p(dir);
-	if (r < 0)
-		return r;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	const unsigned char *p = data;
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(fd, p + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			close(fd);
-			unlink(tmp);
-			return r;
-		}
-		off += (size_t)n;
+	if (slash)
+		*slash = '\0';
+	int r = slash ? rf_mkdir_p(dir, 0700) : 0;
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(-r));
+		return -1;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		r = -errno;
-		unlink(tmp);
-		return r;
-	}
-	if (rename(tmp, path) < 0) {
-		r = -errno;
-		unlink(tmp);
-		return r;
-	}
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	return rf_tuf_write_file(AT_FDCWD, path, data, len, 0600, false, err, errlen) == RF_TUF_OK ? 0 : -1;
 }
 
-static int read_small(const char *path, size_t max, char **ret, size_t *ret_len)
+/* One of the store's own JSON files: -ENOENT (none), -EIO (unreadable) or -EINVAL (not JSON). */
+static int store_read_json(const char *path, json_object **ret)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	char *buf = malloc(max + 1);
-	size_t len = 0;
-	ssize_t n = 0;
-	while (buf && len <= max && (n = read(fd, buf + len, max + 1 - len)) > 0)
-		len += (size_t)n;
-	int err = !buf ? -ENOMEM : n < 0 ? -errno : len > max ? -EFBIG : 0;
-	close(fd);
-	if (err) {
-		free(buf);
-		return err;
+	unsigned char *buf;
+	size_t len;
+	char err[256];
+	enum rf_tuf_err e = rf_tuf_read_file(AT_FDCWD, path, SLOTS_MAX, O_NOFOLLOW, &buf, &len, err, sizeof err);
+	if (e != RF_TUF_OK)
+		return e == RF_TUF_E_MISSING ? -ENOENT : -EIO;
+	json_tokener *tok = json_tokener_new();
+	json_object *o = tok ? json_tokener_parse_ex(tok, (const char *)buf, (int)len) : NULL;
+	bool whole = tok && json_tokener_get_error(tok) == json_tokener_success;
+	if (tok)
+		json_tokener_free(tok);
+	free(buf);
+	if (!o || !whole) {
+		json_object_put(o);
+		return -EINVAL;
 	}
-	buf[len] = '\0';
-	*ret = buf;
-	if (ret_len)
-		*ret_len = len;
+	*ret = o;
 	return 0;
 }
 
@@ -188,9 +138,10 @@ static void job_check(struct rf_broker *b, struct rf_content *ct, struct job *j)
 	char trustdir[PATH_MAX];
 	snprintf(trustdir, sizeof trustdir, "%s/trust", b->cfg.content_store);
 	if (!ct->trust) {
-		if (mkdir_p(trustdir) < 0) {
+		int r = rf_mkdir_p(trustdir, 0700);
+		if (r < 0) {
 			j->err = RF_TUF_E_IO;
-			snprintf(j->msg, sizeof j->msg, "cannot create %s: %s", trustdir, strerror(errno));
+			snprintf(j->msg, sizeof j->msg, "cannot create %s: %s", trustdir, strerror(-r));
 			return;
 		}
 		j->err = rf_tuf_trust_load(trustdir, b->cfg.content_root[0] ? b->cfg.content_root : NULL,
@@ -241,12 +192,12 @@ static void job_fetch(struct rf_broker *b, struct job *j)
 	char sha[65], path[PATH_MAX];
 	sodium_bin2hex(sha, sizeof sha, j->target.sha256, sizeof j->target.sha256);
 	blob_path(b, j->target.client, sha, path, sizeof path);
-	int r = write_atomic(path, buf, len);
-	free(buf);
-	if (r < 0) {
+	char err[200];
+	if (store_write(path, buf, len, err, sizeof err) < 0) {
 		j->err = RF_TUF_E_IO;
-		snprintf(j->msg, sizeof j->msg, "cannot store %s: %s", path, strerror(-r));
+		snprintf(j->msg, sizeof j->msg, "cannot store the bundle: %s", err);
 	}
+	free(buf);
 }
 
 static void *worker(void *arg)
@@ -282,11 +233,8 @@ static void *worker(void *arg)
 			job_fetch(b, j);
 			break;
 		case JOB_SAVE: {
-			int r = write_atomic(j->path, j->text, strlen(j->text));
-			if (r < 0) {
+			if (store_write(j->path, j->text, strlen(j->text), j->msg, sizeof j->msg) < 0)
 				j->err = RF_TUF_E_IO;
-				snprintf(j->msg, sizeof j->msg, "%s: %s", j->path, strerror(-r));
-			}
 			break;
 		}
 		}
@@ -424,18 +372,17 @@ static uint64_t get_u64(json_object *o, const char *k)
 	return (uint64_t)json_object_get_int64(v);
 }
 
-/* Loads STORE/<client>/slots.json (our own file; still checked). 0, -ENOENT or -EINVAL. */
+/* Loads STORE/<client>/slots.json (our own file; still checked). 0, -ENOENT, -EIO or -EINVAL. */
 static int load_slots(struct rf_broker *b, struct rf_bclient *c)
 {
-	char path[PATH_MAX], *text;
+	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/%s/slots.json", b->cfg.content_store, c->man.name);
-	int r = read_small(path, SLOTS_MAX, &text, NULL);
+	json_object *o;
+	int r = store_read_json(path, &o);
 	if (r < 0)
 		return r;
-	json_object *o = json_tokener_parse(text);
-	free(text);
 	struct rf_cstore *cs = c->cs;
-	r = o && json_object_is_type(o, json_type_object) ? 0 : -EINVAL;
+	r = json_object_is_type(o, json_type_object) ? 0 : -EINVAL;
 	for (int i = 0; i < RF_SLOT_COUNT && r == 0; i++) {
 		json_object *s = NULL;
 		json_object_object_get_ex(o, slot_names[i], &s);
@@ -465,22 +412,22 @@ static int load_slots(struct rf_broker *b, struct rf_bclient *c)
 	return r;
 }
 
-/* Makes the manifest's content_initial version 0, current and last-known-good. */
-static int import_initial(struct rf_broker *b, struct rf_bclient *c)
+/* Makes the manifest's content_initial version 0, current and last-known-good. 0, or -1 with err set. */
+static int import_initial(struct rf_broker *b, struct rf_bclient *c, char *err, size_t errlen)
 {
-	char *data;
+	unsigned char *data;
 	size_t len;
-	int r = read_small(c->man.content_initial, BLOB_MAX, &data, &len);
-	if (r < 0)
-		return r;
+	if (rf_tuf_read_file(AT_FDCWD, c->man.content_initial, BLOB_MAX, O_NOFOLLOW, &data, &len, err, errlen) !=
+	    RF_TUF_OK)
+		return -1;
 	unsigned char h[32];
-	crypto_hash_sha256(h, (const unsigned char *)data, len);
+	crypto_hash_sha256(h, data, len);
 	struct rf_content_ref ref = { .version = 0, .since_ms = rf_now_realtime_ms() };
 	sodium_bin2hex(ref.sha256, sizeof ref.sha256, h, sizeof h);
 	snprintf(ref.content_version, sizeof ref.content_version, "initial");
 	char path[PATH_MAX];
 	blob_path(b, c->man.name, ref.sha256, path, sizeof path);
-	r = write_atomic(path, data, len);
+	int r = store_write(path, data, len, err, errlen);
 	free(data);
 	if (r < 0)
 		return r;
@@ -523,21 +470,20 @@ int rf_content_init(struct rf_broker *b)
 	}
 	pthread_mutex_init(&ct->mu, NULL);
 	pthread_cond_init(&ct->cv, NULL);
-	int r = mkdir_p(b->cfg.content_store);
+	int r = rf_mkdir_p(b->cfg.content_store, 0700);
 	if (r < 0) {
 		rf_warnx("content store %s: %s", b->cfg.content_store, strerror(-r));
 		rf_content_fini(b);
 		return r;
 	}
 	/* operator controls set with rfctl outlive restarts */
-	char path[PATH_MAX], *text;
+	char path[PATH_MAX];
+	json_object *o, *v;
 	snprintf(path, sizeof path, "%s/controls.json", b->cfg.content_store);
-	if (read_small(path, SLOTS_MAX, &text, NULL) == 0) {
-		json_object *o = json_tokener_parse(text), *v;
-		free(text);
-		if (o && json_object_object_get_ex(o, "paused", &v) && json_object_is_type(v, json_type_boolean))
+	if (store_read_json(path, &o) == 0) {
+		if (json_object_object_get_ex(o, "paused", &v) && json_object_is_type(v, json_type_boolean))
 			ct->paused = json_object_get_boolean(v);
-		if (o && json_object_object_get_ex(o, "delay_hours", &v) && json_object_is_type(v, json_type_int) &&
+		if (json_object_object_get_ex(o, "delay_hours", &v) && json_object_is_type(v, json_type_int) &&
 		    json_object_get_int64(v) >= 0 && json_object_get_int64(v) <= 8760)
 			ct->delay_h = (uint32_t)json_object_get_int64(v);
 		json_object_put(o);
@@ -551,10 +497,10 @@ int rf_content_init(struct rf_broker *b)
 			rf_warnx("content %s: %s/%s/slots.json is damaged: starting from the initial content",
 				 c->man.name, b->cfg.content_store, c->man.name);
 		if (r < 0) {
+			char err[256];
 			memset(c->cs->slot, 0, sizeof c->cs->slot);
-			if (c->man.content_initial[0] && (r = import_initial(b, c)) < 0)
-				rf_warnx("content %s: cannot install %s: %s", c->man.name, c->man.content_initial,
-					 strerror(-r));
+			if (c->man.content_initial[0] && import_initial(b, c, err, sizeof err) < 0)
+				rf_warnx("content %s: cannot install %s: %s", c->man.name, c->man.content_initial, err);
 			save_slots(b, c);   /* written by the worker once it runs */
 		}
 		if (c->man.content_pin && !c->cs->pin)
