@@ -278,7 +278,7 @@ static json_object *ref_json(const struct rf_content_ref *r)
 
 static const char *const slot_names[RF_SLOT_COUNT] = { "current", "candidate", "last_known_good" };
 
-static json_object *cstore_json(const struct rf_cstore *cs, bool full)
+static json_object *cstore_json(const struct rf_cstore *cs)
 {
 	json_object *o = json_object_new_object();
 	for (int i = 0; i < RF_SLOT_COUNT; i++)
@@ -296,14 +296,13 @@ static json_object *cstore_json(const struct rf_cstore *cs, bool full)
 	}
 	json_object_object_add(o, "rejected", rj);
 	json_object_object_add(o, "outcome", json_object_new_string(cs->outcome));
-	(void)full;
 	return o;
 }
 
 static void save_slots(struct rf_broker *b, struct rf_bclient *c)
 {
 	struct job *j = calloc(1, sizeof *j);
-	json_object *o = cstore_json(c->cs, true);
+	json_object *o = cstore_json(c->cs);
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	if (j && (j->text = strdup(s))) {
 		j->kind = JOB_SAVE;
@@ -1245,7 +1244,7 @@ void *rf_content_status(const struct rf_broker *b)
 		const struct rf_bclient *c = &b->clients[i];
 		if (!c->cs)
 			continue;
-		json_object *x = cstore_json(c->cs, false);
+		json_object *x = cstore_json(c->cs);
 		json_object *t = json_object_new_object();
 		json_object_object_add(t, "state", json_object_new_string(tnames[c->cs->trial]));
 		json_object_object_add(t, "events", json_object_new_int64((int64_t)c->cs->fed));
