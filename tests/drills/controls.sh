@@ -11,8 +11,7 @@ drill_setup
 drill_template "$ART/v1.tmpl" 20
 drill_publish 1 "$ART/v1.tmpl"
 rf_start
-content_check
-wait_for 20 eval 'test "$(current_version)" = 1' || fail "v1 was not activated: $(fq .outcome)"
+drill_activate_v1
 
 # pause: no checks, and asking for one says why
 rfctl content pause >/dev/null || fail "pause"

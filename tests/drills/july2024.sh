@@ -20,9 +20,7 @@ rf_tail_start
 # First content: no content yet, so the client waits for it.
 status_q ".clients[] | select(.name==\"$FRAGILE\") | select(.state==\"backoff\")" >/dev/null ||
 	fail "a managed client with no content should not start"
-content_check
-wait_for 20 eval 'test "$(current_version)" = 1' || fail "v1 was not activated: $(fq .outcome)"
-wait_for 10 client_running "$FRAGILE" || fail "the client did not start with v1"
+drill_activate_v1
 ok "v1 activated after its trial: $(fq .outcome)"
 for _ in $(seq 20); do "$RF/bin/true"; done
 expect_detecting "v1"

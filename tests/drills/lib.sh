@@ -73,6 +73,13 @@ content_check() {
 
 current_version() { fq .current.version; }
 
+# drill_activate_v1: the first check installs the published v1 and starts the client on it
+drill_activate_v1() {
+	content_check
+	wait_for 20 eval 'test "$(current_version)" = 1' || fail "v1 was not activated: $(fq .outcome)"
+	wait_for 10 client_running "$FRAGILE" || fail "the client did not start with v1"
+}
+
 # marker_alerts: how many drill.match alerts the tail has seen from the live client
 marker_alerts() {
 	jq -s "map(select(.type==\"alert\" and .rule.id==\"drill.match\" and .client==\"$FRAGILE\")) | length" \

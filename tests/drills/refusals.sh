@@ -15,9 +15,7 @@ drill_template "$ART/v1.tmpl" 20
 drill_publish 1 "$ART/v1.tmpl"
 rf_start
 rf_tail_start
-content_check
-wait_for 20 eval 'test "$(current_version)" = 1' || fail "v1 was not activated: $(fq .outcome)"
-wait_for 10 client_running "$FRAGILE" || fail "the client did not start"
+drill_activate_v1
 wait_for 15 eval 'test "$(fq .blessed)" = true' || fail "v1 not blessed"
 cp -a "$REPO" "$ART/repo-v1"           # what an attacker could replay later
 good=$ART/repo-good

@@ -22,9 +22,7 @@ MAN
 drill_template "$ART/v1.tmpl" 20
 drill_publish 1 "$ART/v1.tmpl"
 rf_start
-content_check
-wait_for 20 eval 'test "$(current_version)" = 1' || fail "v1 was not activated: $(fq .outcome)"
-wait_for 10 client_running "$FRAGILE" || fail "the client did not start"
+drill_activate_v1
 for _ in $(seq 30); do "$RF/bin/true"; done   # AUTH execs for the window
 status_q '.auth.by_client > 0' >/dev/null || fail "the live client answered no AUTH exec"
 
