@@ -15,6 +15,16 @@
 const volatile __u32 rf_schema_version = RF_BPF_SCHEMA_VERSION;
 const volatile __u32 ignore_tgid = 0;   /* the broker: its own activity is not reported */
 
+/*
+ * Set by the broker at run time (.bss, mapped into the broker).  0: every
+ * record written into an empty ring wakes the broker (the ring buffer's
+ * default).  Otherwise the broker drains the ring on a short timer of its own
+ * because records come faster than it wants to be woken: write without a
+ * wake-up, and force one only when the ring holds this many bytes, so that
+ * a burst never waits for the timer with the ring filling.
+ */
+volatile __u32 rf_wake_batch_bytes = 0;
+
 /* Records that did not fit in the ring buffer, per CPU; the broker sums them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -62,10 +72,19 @@ static __always_inline void rf_count_lost(void)
 		*n += 1;   /* per-CPU slot: no atomics needed */
 }
 
-/* Writes a record into ring; counts it as lost when it does not fit. */
+/*
+ * Writes a record into ring; counts it as lost when it does not fit.  See
+ * rf_wake_batch_bytes for when it wakes the broker.
+ */
 static __always_inline void rf_emit(void *ring, void *rec, __u64 size)
 {
-	if (bpf_ringbuf_output(ring, rec, size, 0) < 0)
+	__u32 batch = rf_wake_batch_bytes;
+	__u64 flags = 0;
+
+	if (batch)
+		flags = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= batch ? BPF_RB_FORCE_WAKEUP
+									    : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(ring, rec, size, flags) < 0)
 		rf_count_lost();
 }
 

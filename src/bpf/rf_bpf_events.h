@@ -23,12 +23,14 @@
 #include <linux/types.h>
 #endif
 
-#define RF_BPF_SCHEMA_VERSION 1
+#define RF_BPF_SCHEMA_VERSION 2
 
 #define RF_BPF_COMM_LEN 16
 #define RF_BPF_FILENAME_MAX 512     /* exec filename, NUL included */
 #define RF_BPF_ARGS_MAX 4096        /* argv bytes, NUL separated; a power of two */
 #define RF_BPF_ARGV_MAX_ARGS 256    /* arguments read at execve entry */
+#define RF_BPF_PATH_MAX 4096        /* a path resolved in the kernel, NUL included; a power of two */
+#define RF_BPF_PATH_DEPTH 64        /* components (and mount crossings) walked at most */
 #define RF_BPF_KMOD_NAME_MAX 64     /* MODULE_NAME_LEN is 56 */
 #define RF_BPF_PROG_NAME_MAX 16     /* BPF_OBJ_NAME_LEN */
 
@@ -91,6 +93,8 @@ struct rf_bpf_fork {
 #define RF_BPF_EXEC_F_ARGS_TRUNCATED 0x2u  /* argv was longer than RF_BPF_ARGS_MAX */
 #define RF_BPF_EXEC_F_ARGS_FROM_ENTRY 0x4u /* argv copied from the execve-entry capture */
 #define RF_BPF_EXEC_F_NO_FILE 0x8u         /* dev/ino unknown */
+#define RF_BPF_EXEC_F_EXE_UNRESOLVED 0x10u /* exe path deeper or longer than the walk: exe_len 0 */
+#define RF_BPF_EXEC_F_CWD_UNRESOLVED 0x20u /* the same for the working directory */
 
 /*
  * A successful exec, seen after the point of no return (sched_process_exec);
@@ -101,10 +105,20 @@ struct rf_bpf_fork {
  * filename is the name that was asked for.  dev is the kernel-internal
  * dev_t (major << 20 | minor), not st_dev; the sensor converts it.
  *
- * The record is variable length: size == offsetof(args) + args_len.  args
- * holds argv read from the new mm (arg_start..arg_end), NUL separated, the
- * last byte NUL when args_len > 0.  argc is the kernel's count (bprm->argc),
- * which exceeds the strings present when ARGS_TRUNCATED is set.
+ * The record is variable length: size == offsetof(data) + args_len +
+ * exe_len + cwd_len, and data holds, one after the other:
+ *  - args: argv read from the new mm (arg_start..arg_end), NUL separated, the
+ *    last byte NUL when args_len > 0.  argc is the kernel's count
+ *    (bprm->argc), which exceeds the strings present when ARGS_TRUNCATED is
+ *    set;
+ *  - exe: the path of bprm->file, walked up its dentries and mounts in the
+ *    kernel (what /proc/PID/exe shows, without " (deleted)"), NUL
+ *    terminated; exe_len 0 when the walk gave up (EXE_UNRESOLVED);
+ *  - cwd: the same for the process's working directory.
+ * Paths are resolved here, at the event, because a process may be gone
+ * (and /proc with it) by the time the broker reads the record.  A path in
+ * another mount namespace is relative to that namespace's root.
+ * ctime_ns and mode are the executable's inode's (what stat(2) says).
  */
 struct rf_bpf_exec {
 	struct rf_bpf_hdr hdr;
@@ -112,13 +126,17 @@ struct rf_bpf_exec {
 	__u64 ino;
 	__u32 flags;                /* RF_BPF_EXEC_F_* */
 	__u32 argc;
-	__u32 args_len;             /* bytes of args that follow */
+	__u32 args_len;             /* bytes of args in data */
+	__u16 exe_len;              /* bytes of the exe path after them, NUL included */
+	__u16 cwd_len;              /* bytes of the cwd path after that, NUL included */
+	__u64 ctime_ns;
+	__u32 mode;
 	__u32 reserved;
 	char filename[RF_BPF_FILENAME_MAX];   /* NUL terminated */
-	char args[RF_BPF_ARGS_MAX];
+	char data[RF_BPF_ARGS_MAX + 2 * RF_BPF_PATH_MAX];
 };
 
-#define RF_BPF_EXEC_FIXED_SIZE ((__u32)__builtin_offsetof(struct rf_bpf_exec, args))
+#define RF_BPF_EXEC_FIXED_SIZE ((__u32)__builtin_offsetof(struct rf_bpf_exec, data))
 
 /* A process is gone: sent when its last thread exits. */
 struct rf_bpf_exit {
@@ -214,9 +232,11 @@ struct rf_bpf_bpf {
 
 _Static_assert(sizeof(struct rf_bpf_hdr) == 88, "rf_bpf_hdr layout");
 _Static_assert(sizeof(struct rf_bpf_fork) == 104, "rf_bpf_fork layout");
-_Static_assert(sizeof(struct rf_bpf_exec) == 88 + 32 + RF_BPF_FILENAME_MAX + RF_BPF_ARGS_MAX,
+_Static_assert(sizeof(struct rf_bpf_exec) ==
+		       88 + 48 + RF_BPF_FILENAME_MAX + RF_BPF_ARGS_MAX + 2 * RF_BPF_PATH_MAX,
 	       "rf_bpf_exec layout");
-_Static_assert(__builtin_offsetof(struct rf_bpf_exec, args) == 632, "rf_bpf_exec args offset");
+_Static_assert(__builtin_offsetof(struct rf_bpf_exec, data) == 648, "rf_bpf_exec data offset");
+_Static_assert(RF_BPF_PATH_MAX - 1 <= 0xffff, "a path length fits exe_len and cwd_len");
 _Static_assert(sizeof(struct rf_bpf_exit) == 96, "rf_bpf_exit layout");
 _Static_assert(sizeof(struct rf_bpf_argv) == 32 + RF_BPF_ARGS_MAX, "rf_bpf_argv layout");
 _Static_assert(sizeof(struct rf_bpf_net) == 128, "rf_bpf_net layout");
@@ -225,5 +245,6 @@ _Static_assert(sizeof(struct rf_bpf_ptrace) == 96, "rf_bpf_ptrace layout");
 _Static_assert(sizeof(struct rf_bpf_kmod) == 160, "rf_bpf_kmod layout");
 _Static_assert(sizeof(struct rf_bpf_bpf) == 120, "rf_bpf_bpf layout");
 _Static_assert((RF_BPF_ARGS_MAX & (RF_BPF_ARGS_MAX - 1)) == 0, "RF_BPF_ARGS_MAX is a power of two");
+_Static_assert((RF_BPF_PATH_MAX & (RF_BPF_PATH_MAX - 1)) == 0, "RF_BPF_PATH_MAX is a power of two");
 
 #endif

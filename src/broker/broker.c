@@ -383,6 +383,7 @@ static void start_sensors(struct rf_broker *b)
 {
 	if (b->cfg.ebpf) {
 		struct rf_sensor *s = add_sensor(b, &rf_sensor_ebpf);
+		s->batch_us = b->cfg.ebpf_batch_ms * 1000;
 		if (start_sensor(b, s) == 0)
 			b->ebpf = s;
 	}
@@ -555,6 +556,59 @@ static void on_tick(struct rf_broker *b)
 		maybe_start_replay(b);
 }
 
+static void drain_sensor(struct rf_broker *b, struct rf_sensor *s)
+{
+	if (!s->running)
+		return;
+	int r = s->ops->drain(s);
+	if (r < 0 && r != -EAGAIN) {
+		rf_warnx("sensor %s failed: %s; stopped", s->ops->name, strerror(-r));
+		rf_epoll_del(b, s->fd);
+		s->running = false;
+		s->next_drain_ns = 0;
+	}
+}
+
+/*
+ * Sensors that asked to be drained by a time (the eBPF sensor batching its
+ * wake-ups under load, or collecting a record left without one): drains
+ * those that are due and returns the nanoseconds until the next one is, or
+ * -1 for none.
+ */
+static int64_t drain_due_sensors(struct rf_broker *b)
+{
+	uint64_t now = rf_now_mono_ns();
+	int64_t next = -1;
+	for (unsigned i = 0; i < b->nsensors; i++) {
+		struct rf_sensor *s = &b->sensors[i];
+		if (!s->running || !s->next_drain_ns)
+			continue;
+		if (s->next_drain_ns <= now) {
+			drain_sensor(b, s);
+			now = rf_now_mono_ns();
+			if (!s->running || !s->next_drain_ns)
+				continue;
+		}
+		int64_t left = s->next_drain_ns > now ? (int64_t)(s->next_drain_ns - now) : 0;
+		if (next < 0 || left < next)
+			next = left;
+	}
+	return next;
+}
+
+/*
+ * While the eBPF sensor batches its wake-ups, records of what a process did
+ * before a permission event (its fork, its connect) can still sit in the
+ * ring: take them first, so the process table is current for the AUTH
+ * message.  Without batching the ring woke the loop with them.
+ */
+static void catch_up_sensors(struct rf_broker *b)
+{
+	for (unsigned i = 0; i < b->nsensors; i++)
+		if (b->sensors[i].batching)
+			drain_sensor(b, &b->sensors[i]);
+}
+
 static void handle(struct rf_broker *b, uint64_t tag)
 {
 	uint32_t kind = (uint32_t)(tag >> 32), idx = (uint32_t)tag;
@@ -564,15 +618,8 @@ static void handle(struct rf_broker *b, uint64_t tag)
 	case RF_TAG_TICK: on_tick(b); break;
 	case RF_TAG_FAN_AUTH: rf_arbiter_on_fanotify(b); break;
 	case RF_TAG_SENSOR:
-		if (idx < b->nsensors && b->sensors[idx].running) {
-			struct rf_sensor *s = &b->sensors[idx];
-			int r = s->ops->drain(s);
-			if (r < 0 && r != -EAGAIN) {
-				rf_warnx("sensor %s failed: %s; stopped", s->ops->name, strerror(-r));
-				rf_epoll_del(b, s->fd);
-				s->running = false;
-			}
-		}
+		if (idx < b->nsensors)
+			drain_sensor(b, &b->sensors[idx]);
 		break;
 	case RF_TAG_CLIENT_SOCK:
 		if (idx < b->nclients && b->clients[idx].sock >= 0)
@@ -599,6 +646,22 @@ static void handle(struct rf_broker *b, uint64_t tag)
 	}
 }
 
+/* epoll_pwait2 (Linux 5.11) for a timeout finer than a millisecond. */
+static int wait_events(struct rf_broker *b, struct epoll_event *evs, int max, const struct timespec *timeout)
+{
+	static bool no_pwait2;
+	if (!no_pwait2) {
+		int n = epoll_pwait2(b->epfd, evs, max, timeout, NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		no_pwait2 = true;
+	}
+	int ms = -1;
+	if (timeout)
+		ms = (int)(timeout->tv_sec * 1000 + (timeout->tv_nsec + 999999) / 1000000);
+	return epoll_wait(b->epfd, evs, max, ms);
+}
+
 int rf_broker_run(struct rf_broker *b)
 {
 	struct epoll_event evs[64];
@@ -611,9 +674,15 @@ int rf_broker_run(struct rf_broker *b)
 		   (int)b->self);
 	while (!b->stopping) {
 		/* responses that came while we were busy are handled without sleeping */
-		int timeout = rf_clients_prepare_sleep(b) ? 0 : -1;
+		bool ready = rf_clients_prepare_sleep(b);
+		int64_t due = drain_due_sensors(b);
 		rf_clients_flush(b);
-		int n = epoll_wait(b->epfd, evs, 64, timeout);
+		struct timespec ts = { 0, 0 }, *timeout = &ts;
+		if (!ready && due < 0)
+			timeout = NULL;
+		else if (!ready)
+			ts = (struct timespec){ (time_t)(due / 1000000000), (long)(due % 1000000000) };
+		int n = wait_events(b, evs, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -621,9 +690,14 @@ int rf_broker_run(struct rf_broker *b)
 			return -errno;
 		}
 		/* permission events first: a process is waiting on each */
+		bool caught_up = false;
 		for (int i = 0; i < n; i++)
-			if ((evs[i].data.u64 >> 32) == RF_TAG_FAN_AUTH)
+			if ((evs[i].data.u64 >> 32) == RF_TAG_FAN_AUTH) {
+				if (!caught_up)
+					catch_up_sensors(b);
+				caught_up = true;
 				handle(b, evs[i].data.u64);
+			}
 		for (int i = 0; i < n; i++)
 			if ((evs[i].data.u64 >> 32) != RF_TAG_FAN_AUTH)
 				handle(b, evs[i].data.u64);

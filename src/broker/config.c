@@ -38,6 +38,7 @@ void rf_config_defaults(struct rf_config *c)
 	c->ebpf = true;
 	c->proc_connector = true;
 	c->file_events = true;
+	c->ebpf_batch_ms = 2;
 	c->ring_kib = 1024;
 	c->max_pending = 4096;
 	c->ready_timeout_ms = 10000;
@@ -208,6 +209,8 @@ static int cfg_handler(void *user, const char *sec, const char *key, const char 
 	} else if (!strcmp(sec, "sensors")) {
 		if (!strcmp(key, "ebpf"))
 			return parse_bool(val, &c->ebpf) ? fail(x, sec, key, "want yes or no") : 1;
+		if (!strcmp(key, "ebpf_batch_ms"))
+			return parse_u32(val, 0, 100, &c->ebpf_batch_ms) ? fail(x, sec, key, "want 0..100") : 1;
 		if (!strcmp(key, "proc_connector"))
 			return parse_bool(val, &c->proc_connector) ? fail(x, sec, key, "want yes or no") : 1;
 		if (!strcmp(key, "file_events"))

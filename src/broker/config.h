@@ -32,6 +32,7 @@ struct rf_config {
 	uint8_t default_verdict;              /* RF_ALLOW or RF_DENY */
 	bool cache;                           /* kernel verdict cache (ignore marks) */
 	bool ebpf;                            /* try the eBPF sensor */
+	uint32_t ebpf_batch_ms;               /* under load, drain its ring this often (0: never batch) */
 	bool proc_connector;                  /* fall back to it when eBPF fails */
 	bool file_events;                     /* fanotify notification marks */
 	char replay[PATH_MAX];                /* replay source file, "" = none */

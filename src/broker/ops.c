@@ -282,6 +282,11 @@ static json_object *status_json(const struct rf_broker *b)
 		ADD(so, "events", I64(s->events));
 		ADD(so, "lost", I64(s->lost));
 		ADD(so, "detail", json_object_new_string(s->detail ? s->detail : ""));
+		if (s->batch_us) {
+			/* wake-ups batched under load (sensor.h) */
+			ADD(so, "batching", json_object_new_boolean(s->batching));
+			ADD(so, "batch_switches", I64(s->batch_switches));
+		}
 		json_object_array_add(sens, so);
 	}
 	ADD(o, "sensors", sens);

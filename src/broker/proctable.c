@@ -323,32 +323,45 @@ static void apply_event_ids(struct rf_proc *p, const struct rf_raw_event *ev)
 		snprintf(p->comm, sizeof p->comm, "%s", ev->comm);
 }
 
-static void apply_exec(struct rf_proctable *pt, struct rf_proc *p, const struct rf_raw_event *ev)
+/*
+ * The new image.  When the sensor resolved the paths at the event (eBPF),
+ * they are the truth and /proc is not read at all: the process may be gone,
+ * or have exec'd again (bash running its last command in place), by the time
+ * the record is applied, and three /proc lookups per exec were most of the
+ * broker's cost in a spawn loop.  Otherwise (proc connector, an unresolved
+ * path) /proc has the resolved path while the process lives.
+ */
+static void exec_image(struct rf_proctable *pt, struct rf_proc *p, const struct rf_raw_event *ev)
 {
-	/* the new image: /proc has the resolved path while the process lives */
 	free(p->exe);
 	p->exe = NULL;
 	p->exe_dev = p->exe_ino = 0;
 	p->exe_ctime_ns = 0;
 	p->exe_mode = 0;
-	read_exe(pt->proc_root, p);
-	/*
-	 * /proc shows the image of now, not of the event: a process that has
-	 * exec'd again since (bash running its last command in place) already
-	 * shows the next image.  When the event names its file and /proc shows
-	 * another one, the event's own name is the truth for this exec.
-	 */
-	if (ev->u.exec.ino && p->exe_ino != ev->u.exec.ino) {
-		free(p->exe);
-		p->exe = NULL;
-		p->exe_ctime_ns = 0;
-		p->exe_mode = 0;
+	if (ev->u.exec.exe_path) {
+		set_str(&p->exe, ev->u.exec.exe_path, strlen(ev->u.exec.exe_path));
+		p->exe_ctime_ns = ev->u.exec.ctime_ns;
+		p->exe_mode = ev->u.exec.mode;
+	} else {
+		read_exe(pt->proc_root, p);
+		/*
+		 * /proc shows the image of now, not of the event: when the
+		 * event names its file and /proc shows another one, the event's
+		 * own name is the truth for this exec.
+		 */
+		if (ev->u.exec.ino && p->exe_ino != ev->u.exec.ino) {
+			free(p->exe);
+			p->exe = NULL;
+			p->exe_ctime_ns = 0;
+			p->exe_mode = 0;
+		}
 	}
 	if (!p->exe && ev->u.exec.filename) {
 		const char *f = ev->u.exec.filename;
-		if (f[0] != '/' && p->cwd) {
+		const char *cwd = ev->u.exec.cwd ? ev->u.exec.cwd : p->cwd;
+		if (f[0] != '/' && cwd) {
 			char full[PATH_MAX];
-			snprintf(full, sizeof full, "%s/%s", p->cwd, f);
+			snprintf(full, sizeof full, "%s/%s", cwd, f);
 			set_str(&p->exe, full, strlen(full));
 		} else {
 			set_str(&p->exe, f, strlen(f));
@@ -358,6 +371,11 @@ static void apply_exec(struct rf_proctable *pt, struct rf_proc *p, const struct 
 		p->exe_dev = ev->u.exec.dev;
 		p->exe_ino = ev->u.exec.ino;
 	}
+}
+
+static void apply_exec(struct rf_proctable *pt, struct rf_proc *p, const struct rf_raw_event *ev)
+{
+	exec_image(pt, p, ev);
 	if (ev->u.exec.args && ev->u.exec.args_len) {
 		uint32_t n = ev->u.exec.args_len;
 		if (n > RF_ARGS_MAX)
@@ -373,7 +391,10 @@ static void apply_exec(struct rf_proctable *pt, struct rf_proc *p, const struct 
 		p->args_len = p->argc = 0;
 		read_cmdline(pt->proc_root, p);
 	}
-	read_link(pt->proc_root, p->pid, "cwd", &p->cwd);
+	if (ev->u.exec.cwd)
+		set_str(&p->cwd, ev->u.exec.cwd, strlen(ev->u.exec.cwd));
+	else
+		read_link(pt->proc_root, p->pid, "cwd", &p->cwd);
 }
 
 struct rf_proc *rf_proctable_apply(struct rf_proctable *pt, const struct rf_raw_event *ev)

@@ -42,6 +42,11 @@ struct rf_raw_event {
 			uint32_t argc;
 			bool memfd;
 			uint64_t dev, ino;      /* 0 when unknown */
+			/* resolved at the event by the sensor, NULL when it could not */
+			const char *exe_path;   /* what /proc/PID/exe shows */
+			const char *cwd;
+			int64_t ctime_ns;       /* the executable's, with exe_path */
+			uint32_t mode;
 		} exec;
 		struct {
 			uint32_t child_pid;
@@ -106,6 +111,16 @@ struct rf_sensor {
 	uint64_t lost;              /* lost in the kernel or by the sensor, when it can tell */
 	void *priv;                 /* the back end's state */
 	const char *detail;         /* short human note for status ("tracepoints: 12") */
+	/*
+	 * Set before start: how long a sensor that can batch its wake-ups may
+	 * hold events under load (0: never).  Set by the sensor: the monotonic
+	 * time by which the broker calls drain() even if fd has not become
+	 * readable (0: no such time).
+	 */
+	uint32_t batch_us;
+	uint64_t next_drain_ns;
+	bool batching;              /* wake-ups batched right now (status) */
+	uint64_t batch_switches;    /* times batching was turned on */
 };
 
 extern const struct rf_sensor_ops rf_sensor_ebpf;

@@ -57,6 +57,25 @@
 #define EBPF_LOST_PERIOD_NS 1000000000ull
 #define EBPF_RING_BYTES (8u << 20)   /* the shared ring: the four units' own ones added up, rounded */
 
+/*
+ * Wake-up batching (see rf_wake_batch_bytes in rf_bpf_common.h).  By
+ * default a record written into an empty ring wakes the broker: one wake-up
+ * per fork, exec or exit at a low rate, which is what it should be.  Under
+ * load every record still tends to find the ring empty (the broker drains
+ * it at once), so a spawn loop wakes the broker three times per spawn, each
+ * wake-up an inter-processor interrupt that the spawning CPU pays for too.
+ * When the drains that found records reach BATCH_ON_DRAINS in a window, the
+ * programs stop waking the broker and it drains on a timer of batch_us
+ * instead; when fewer than BATCH_OFF_RECORDS records came in a window, the
+ * default comes back.  A record written around the switch back can be left
+ * without a wake-up: the drain one period later, and a drain at least every
+ * EBPF_IDLE_DRAIN_NS in any mode, collect it.
+ */
+#define BATCH_WINDOW_NS 100000000ull      /* 100 ms */
+#define BATCH_ON_DRAINS 100               /* per window: 1000 wake-ups/s */
+#define BATCH_OFF_RECORDS 25              /* per window: 250 records/s */
+#define EBPF_IDLE_DRAIN_NS 1000000000ull
+
 enum { U_PROCESS, U_NET, U_CRED, U_KERNEL, U_COUNT };
 
 struct ebpf_unit {
@@ -68,6 +87,8 @@ struct ebpf_unit {
 	unsigned int nlinks;            /* programs attached */
 	unsigned int nprogs;            /* programs in the object */
 	int lost_fd;
+	volatile __u32 *(*wake_of)(void *skel);
+	volatile __u32 *wake;           /* the unit's rf_wake_batch_bytes, mapped */
 };
 
 struct ebpf_state {
@@ -82,11 +103,17 @@ struct ebpf_state {
 	uint64_t kernel_lost;           /* sum of the units' lost counters */
 	uint64_t lost_read_ns;
 	int handled;                    /* sink calls in the current drain */
+	uint64_t win_start_ns;          /* wake-up batching: the current window */
+	uint32_t win_drains;            /* drains that found records in it */
+	uint64_t win_records;
+	uint64_t grace_ns;              /* batching ended: one more drain at this time */
 	char detail[160];
 	/* NUL-terminated copies of record strings, valid during the sink call */
 	char comm[RF_BPF_COMM_LEN + 1];
 	char text[RF_BPF_FILENAME_MAX + 1];
 	char args[RF_BPF_ARGS_MAX + 1];
+	char exe[RF_BPF_PATH_MAX + sizeof(" (deleted)")];
+	char cwd[RF_BPF_PATH_MAX];
 };
 
 /* Programs without which there is no process sensor worth the name. */
@@ -101,6 +128,12 @@ static const char *const required_progs[] = { "rf_fork", "rf_exec", "rf_exit" };
 	{                                                                       \
 		rf_##NAME##_bpf__destroy(skel);                                 \
 	}                                                                       \
+	static volatile __u32 *wake_##NAME(void *skel)                          \
+	{                                                                       \
+		struct rf_##NAME##_bpf *k = skel;                               \
+		return k->bss ? (volatile __u32 *)&k->bss->rf_wake_batch_bytes  \
+			      : NULL;                                           \
+	}                                                                       \
 	static int open_##NAME(struct ebpf_unit *u, uint32_t self)              \
 	{                                                                       \
 		struct rf_##NAME##_bpf *k = rf_##NAME##_bpf__open();            \
@@ -109,6 +142,7 @@ static const char *const required_progs[] = { "rf_fork", "rf_exec", "rf_exit" };
 		u->skel = k;                                                    \
 		u->obj = k->obj;                                                \
 		u->destroy = destroy_##NAME;                                    \
+		u->wake_of = wake_##NAME;                                       \
 		if (k->rodata->rf_schema_version != RF_BPF_SCHEMA_VERSION)      \
 			return -EPROTO;                                         \
 		k->rodata->ignore_tgid = self;                                  \
@@ -290,6 +324,7 @@ static int unit_start(struct ebpf_state *st, int idx, uint32_t self)
 		r = -ENOENT;
 		goto fail;
 	}
+	u->wake = u->wake_of(u->skel);   /* mapped by the load */
 
 	map = bpf_object__find_map_by_name(u->obj, "lost");
 	u->lost_fd = map ? bpf_map__fd(map) : -1;
@@ -374,11 +409,25 @@ static uint64_t kdev_to_st_dev(uint64_t kdev)
 	return makedev((unsigned int)(kdev >> 20), (unsigned int)(kdev & 0xfffff));
 }
 
+/*
+ * A path of the exec record's data: len bytes (NUL included) copied and
+ * terminated here whatever the BPF side wrote; NULL when len is 0.
+ */
+static const char *exec_path(char *dst, const char *src, uint32_t len)
+{
+	if (len == 0)
+		return NULL;
+	memcpy(dst, src, len);
+	dst[len - 1] = '\0';
+	return dst[0] == '/' ? dst : NULL;
+}
+
+/* on_record checked that the three lengths add up to the record's size. */
 static void fill_exec(struct ebpf_state *st, const struct rf_bpf_exec *r, struct rf_raw_event *ev)
 {
 	uint32_t len = r->args_len, argc = 0;
 
-	memcpy(st->args, r->args, len);
+	memcpy(st->args, r->data, len);
 	if (len > 0 && st->args[len - 1] != '\0')
 		st->args[len++] = '\0';   /* the BPF side ends it; never trust that here */
 	for (uint32_t i = 0; i < len; i++)
@@ -392,7 +441,13 @@ static void fill_exec(struct ebpf_state *st, const struct rf_bpf_exec *r, struct
 	if (!(r->flags & RF_BPF_EXEC_F_NO_FILE)) {
 		ev->u.exec.dev = kdev_to_st_dev(r->dev);
 		ev->u.exec.ino = r->ino;
+		ev->u.exec.exe_path = exec_path(st->exe, r->data + r->args_len, r->exe_len);
+		if (ev->u.exec.exe_path && ev->u.exec.memfd)
+			strcat(st->exe, " (deleted)");   /* as /proc says it; room reserved */
+		ev->u.exec.ctime_ns = (int64_t)r->ctime_ns;
+		ev->u.exec.mode = r->mode;
 	}
+	ev->u.exec.cwd = exec_path(st->cwd, r->data + r->args_len + r->exe_len, r->cwd_len);
 }
 
 static void fill_net(const struct rf_bpf_net *r, struct rf_raw_event *ev)
@@ -421,7 +476,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (h.type == RF_BPF_REC_EXEC) {
 		const struct rf_bpf_exec *x = data;
 		if (size < RF_BPF_EXEC_FIXED_SIZE || x->args_len > RF_BPF_ARGS_MAX ||
-		    size != RF_BPF_EXEC_FIXED_SIZE + (size_t)x->args_len)
+		    x->exe_len > RF_BPF_PATH_MAX - 1 || x->cwd_len > RF_BPF_PATH_MAX - 1 ||
+		    size != RF_BPF_EXEC_FIXED_SIZE + (size_t)x->args_len + x->exe_len + x->cwd_len)
 			goto bad;
 	} else {
 		want = fixed_size(h.type);
@@ -573,11 +629,57 @@ static int ebpf_start(struct rf_sensor *s)
 	s->fd = ring_buffer__epoll_fd(st->rb);
 	s->lost = 0;
 	s->running = true;
+	s->batching = false;
+	st->win_start_ns = mono_ns();
+	s->next_drain_ns = st->win_start_ns + EBPF_IDLE_DRAIN_NS;
 	refresh_lost(st, true);
 	return 0;
 fail:
 	ebpf_stop(s);
 	return r;
+}
+
+/* Tells every unit's programs how to wake the broker (0: the default). */
+static void set_wake_batch(struct ebpf_state *st, uint32_t bytes)
+{
+	for (int i = 0; i < U_COUNT; i++)
+		if (st->unit[i].wake)
+			__atomic_store_n(st->unit[i].wake, bytes, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);   /* before the drain that follows */
+}
+
+/* After a drain: batch or not, and when the next timed drain is due. */
+static void batch_policy(struct ebpf_state *st, int handled, uint64_t now)
+{
+	struct rf_sensor *s = st->s;
+
+	if (handled > 0) {
+		st->win_drains++;
+		st->win_records += (uint64_t)handled;
+	}
+	if (now - st->win_start_ns >= BATCH_WINDOW_NS) {
+		if (!s->batching && s->batch_us && st->win_drains >= BATCH_ON_DRAINS) {
+			/* wake only when a quarter of the ring is waiting */
+			set_wake_batch(st, EBPF_RING_BYTES / 4);
+			s->batching = true;
+			s->batch_switches++;
+		} else if (s->batching && st->win_records < BATCH_OFF_RECORDS) {
+			set_wake_batch(st, 0);
+			s->batching = false;
+			st->grace_ns = now + (uint64_t)s->batch_us * 1000;
+		}
+		st->win_start_ns = now;
+		st->win_drains = 0;
+		st->win_records = 0;
+	}
+	if (st->grace_ns && now >= st->grace_ns)
+		st->grace_ns = 0;
+	if (s->batching)
+		s->next_drain_ns = now + (uint64_t)s->batch_us * 1000;
+	else if (st->grace_ns)
+		s->next_drain_ns = st->grace_ns;
+	else
+		s->next_drain_ns = now + EBPF_IDLE_DRAIN_NS;
 }
 
 static int ebpf_drain(struct rf_sensor *s)
@@ -590,6 +692,7 @@ static int ebpf_drain(struct rf_sensor *s)
 	st->handled = 0;
 	r = ring_buffer__consume(st->rb);
 	refresh_lost(st, false);
+	batch_policy(st, r < 0 ? -1 : st->handled, mono_ns());
 	if (r < 0)
 		return r;
 	return st->handled;
@@ -611,6 +714,8 @@ static void ebpf_stop(struct rf_sensor *s)
 	s->priv = NULL;
 	s->fd = -1;
 	s->running = false;
+	s->batching = false;
+	s->next_drain_ns = 0;
 	s->detail = NULL;
 }
 

@@ -405,6 +405,37 @@ static void test_fork_exec_exit(void **state)
 	b = rf_proctable_apply(&pt, &ev);
 	assert_string_equal(b->exe, f.exe_b);
 	assert_true(S_ISREG(b->exe_mode));
+	/*
+	 * paths the sensor resolved at the event (eBPF) are the truth: neither
+	 * /proc's exe (prog-b) nor its cwd is read, so a process that is gone,
+	 * or has exec'd again, by the time the record is applied keeps this
+	 * exec's image
+	 */
+	uint64_t loads_before = pt.loads;
+	ev = raw(RF_EVENT_EXEC, 200, START_B * ns_per_tick());
+	ev.u.exec.filename = "rel/name";
+	ev.u.exec.exe_path = "/opt/resolved/tool";
+	ev.u.exec.cwd = "/srv/work";
+	ev.u.exec.ctime_ns = 1234567890123;
+	ev.u.exec.mode = S_IFREG | 0755;
+	ev.u.exec.dev = 9;
+	ev.u.exec.ino = 77;
+	b = rf_proctable_apply(&pt, &ev);
+	assert_string_equal(b->exe, "/opt/resolved/tool");
+	assert_string_equal(b->cwd, "/srv/work");
+	assert_int_equal(b->exe_ctime_ns, 1234567890123);
+	assert_int_equal(b->exe_mode, S_IFREG | 0755);
+	assert_int_equal(b->exe_dev, 9);
+	assert_int_equal(b->exe_ino, 77);
+	assert_int_equal(pt.loads, loads_before);
+	/* an unresolved exe with a resolved cwd: the name joins the event's cwd */
+	ev = raw(RF_EVENT_EXEC, 300, 555);
+	ev.u.exec.filename = "sub/tool";
+	ev.u.exec.cwd = "/srv/other";
+	ev.u.exec.ino = 5;
+	c = rf_proctable_apply(&pt, &ev);
+	assert_string_equal(c->exe, "/srv/other/sub/tool");
+	assert_string_equal(c->cwd, "/srv/other");
 
 	/* exit keeps the entry until the broker removes it */
 	uint32_t before = pt.count;

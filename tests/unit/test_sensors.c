@@ -46,6 +46,7 @@
 #define TS_WATCH_MAX 16
 #define TS_WAIT_MS 3000
 #define TS_ARG "rf-sensor-test-arg"
+#define TS_CWD "/dev/shm"            /* B's working directory: a tmpfs on a devtmpfs on / */
 #define TS_PENDING_ARG "rf-pending-arg"
 
 /* A copy of what the sink was given (its strings die with the call). */
@@ -62,6 +63,9 @@ struct ts_seen {
 	uint64_t dev, ino;
 	bool memfd;
 	char filename[256];
+	char exe_path[256];          /* resolved by the sensor; "" when it did not */
+	char cwd[256];
+	uint32_t mode;
 	char args[512];
 	uint32_t args_len, argc;
 	uint16_t family, sport, dport;
@@ -148,6 +152,11 @@ static void ts_sink(void *ctx, const struct rf_raw_event *ev)
 			memcpy(x->args, ev->u.exec.args, x->args_len);
 		}
 		x->argc = ev->u.exec.argc;
+		if (ev->u.exec.exe_path)
+			snprintf(x->exe_path, sizeof(x->exe_path), "%s", ev->u.exec.exe_path);
+		if (ev->u.exec.cwd)
+			snprintf(x->cwd, sizeof(x->cwd), "%s", ev->u.exec.cwd);
+		x->mode = ev->u.exec.mode;
 		x->dev = ev->u.exec.dev;
 		x->ino = ev->u.exec.ino;
 		x->memfd = ev->u.exec.memfd;
@@ -392,6 +401,9 @@ static void __attribute__((noreturn)) ts_child_a(int go_fd, int rep_fd, bool net
 	}
 	rep.b = fork();
 	if (rep.b == 0) {
+		/* a working directory two mounts below / (devtmpfs, then tmpfs) */
+		if (chdir(TS_CWD) < 0)
+			_exit(126);
 		execl("/bin/true", "true", TS_ARG, (char *)NULL);
 		_exit(127);
 	}
@@ -501,7 +513,8 @@ static bool ts_start_ebpf(struct rf_sensor *s)
 	s->fd = -1;
 	s->sink = ts_sink;
 	r = s->ops->start(s);
-	if (r == -EPERM || r == -EACCES || r == -ENOSYS || r == -EOPNOTSUPP) {
+	/* not -EACCES: that is the verifier refusing a program, a bug to fail on */
+	if (r == -EPERM || r == -ENOSYS || r == -EOPNOTSUPP) {
 		print_message("skipped: eBPF sensor cannot load here: %s\n", strerror(-r));
 		return false;
 	}
@@ -576,6 +589,15 @@ static void test_ebpf_events(void **state)
 	assert_int_equal(stat("/bin/true", &st), 0);
 	assert_int_equal(e->dev, st.st_dev);
 	assert_int_equal(e->ino, st.st_ino);
+	/* paths resolved in the kernel, as /proc/B/exe and cwd would show them */
+	{
+		char *real = realpath("/bin/true", NULL);
+		assert_non_null(real);
+		assert_string_equal(e->exe_path, real);
+		free(real);
+	}
+	assert_string_equal(e->cwd, TS_CWD);
+	assert_int_equal(e->mode, st.st_mode);
 
 	assert_int_equal(rep.m_status, 0);
 	e = ts_find(RF_EVENT_EXEC, (uint32_t)rep.m);
@@ -583,6 +605,7 @@ static void test_ebpf_events(void **state)
 	assert_true(e->memfd);
 	assert_true(ts_has_arg(e->args, e->args_len, "rf-memfd-true"));
 	assert_true(e->ino != 0);
+	assert_string_equal(e->exe_path, "/memfd:rf-memfd (deleted)");   /* as /proc says */
 
 	e = ts_find(RF_EVENT_EXIT, (uint32_t)rep.b);
 	assert_non_null(e);
