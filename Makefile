@@ -99,6 +99,7 @@ include tests/fuzz/fuzz.mk
 include src/content/content.mk
 all: $(CONTENT_BINS)
 include src/content/delivery.mk
+all: $(FETCH_BINS)
 include src/clients/rf-scan/scan.mk
 all: $(SCAN_BINS)
 include bench/bench.mk

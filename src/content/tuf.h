@@ -142,8 +142,9 @@ enum rf_tuf_err rf_tuf_fetch_target(const struct rf_tuf_target *tg, rf_tuf_fetch
 
 /*
  * Fetchers (fetch.c): a local directory, or an http:// or https:// base URL
- * (libcurl; HTTP 403, 404 and 410 are RF_TUF_E_MISSING).  A source is used
- * by one thread at a time.
+ * (each file through a child process, rf-fetch, found through $RF_FETCH or
+ * next to the running program; HTTP 403, 404 and 410 are RF_TUF_E_MISSING).
+ * A source is used by one thread at a time.
  */
 struct rf_tuf_source;
 /* location is a directory path, file:///dir, http://... or https://... */

@@ -72,7 +72,7 @@ serve "$good"
 drill_template "$ART/v2.tmpl" 20
 drill_publish 2 "$ART/v2.tmpl"
 snapshot_good
-f=$(find "$REPO/targets" -type f -newer "$ART/v2.tmpl" | head -n 1)
+f=$(ls "$REPO/targets/$FRAGILE"/2-* 2>/dev/null | head -n 1)   # publish names it V-<hash>.<ext>
 [ -n "$f" ] || fail "cannot find the published v2 bundle"
 sed -i 's/fields 20/fields 21/' "$f"
 refused "altered bundle" hash download
@@ -103,13 +103,13 @@ snapshot_good
 drill_template "$ART/v3.tmpl" 20
 drill_publish 3 "$ART/v3.tmpl"
 snapshot_good
-f=$(find "$REPO/targets" -type f -newer "$ART/v3.tmpl" | head -n 1)
+f=$(ls "$REPO/targets/$FRAGILE"/3-* 2>/dev/null | head -n 1)
 truncate -s 10 "$f"
 refused "truncated download" hash download
 
 # 6. Oversized download: endless data behind a listed length.
 serve "$good"
-f=$(find "$REPO/targets" -type f -newer "$ART/v3.tmpl" | head -n 1)
+f=$(ls "$REPO/targets/$FRAGILE"/3-* 2>/dev/null | head -n 1)
 head -c 5000000 /dev/zero >>"$f"
 refused "oversized download" too-big download
 # an oversized timestamp.json is cut at its cap too
