@@ -153,4 +153,4 @@ callgrind)
 	callgrind_annotate --inclusive=yes "$ART/cg.out" 2>/dev/null | head -70
 	;;
 esac
-"$B/bin/rfctl" -S "$ART/run" status --json 2>/dev/null | jq -c '.auth | {events, by_client, by_default}' >&2
+"$B/bin/rfctl" -S "$ART/run" status --json 2>/dev/null | jq -c '{auth: (.auth | {events, by_client, by_default}), sensors: [.sensors[] | del(.detail)]}' >&2

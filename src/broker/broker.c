@@ -56,10 +56,15 @@ void rf_broker_signals(sigset_t *ret_set)
 	sigaddset(ret_set, SIGHUP);
 }
 
+static int epoll_add_events(struct rf_broker *b, int fd, uint32_t events, enum rf_tag tag, uint32_t idx)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = ((uint64_t)tag << 32) | idx };
+	return epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 int rf_epoll_add(struct rf_broker *b, int fd, enum rf_tag tag, uint32_t idx)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)tag << 32) | idx };
-	return epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev);
+	return epoll_add_events(b, fd, EPOLLIN, tag, idx);
 }
 
 void rf_epoll_del(struct rf_broker *b, int fd)
@@ -368,7 +373,7 @@ static int start_sensor(struct rf_broker *b, struct rf_sensor *s)
 		s->ops->stop(s);
 		return r;
 	}
-	if (rf_epoll_add(b, s->fd, RF_TAG_SENSOR, b->nsensors) < 0) {
+	if (epoll_add_events(b, s->fd, s->edge ? EPOLLIN | EPOLLET : EPOLLIN, RF_TAG_SENSOR, b->nsensors) < 0) {
 		rf_warn("sensor %s: epoll", s->ops->name);
 		s->ops->stop(s);
 		return -errno;

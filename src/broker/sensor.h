@@ -105,6 +105,14 @@ struct rf_sensor {
 	const struct rf_sensor_ops *ops;
 	int fd;                     /* pollable while running, -1 otherwise */
 	bool running;
+	/*
+	 * fd signals new data rather than unread data: the broker registers it
+	 * edge-triggered, and drain() must take everything there is.  (The
+	 * eBPF ring polls readable whenever it holds a record, including those
+	 * written without a wake-up while batching: level-triggered, the loop
+	 * would be woken for each of them anyway.)
+	 */
+	bool edge;
 	rf_sink_fn sink;
 	void *sink_ctx;
 	uint64_t events;            /* handed to the sink */

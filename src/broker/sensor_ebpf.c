@@ -87,8 +87,12 @@ struct ebpf_unit {
 	unsigned int nlinks;            /* programs attached */
 	unsigned int nprogs;            /* programs in the object */
 	int lost_fd;
-	volatile __u32 *(*wake_of)(void *skel);
-	volatile __u32 *wake;           /* the unit's rf_wake_batch_bytes, mapped */
+	/*
+	 * Sets the unit's rf_wake_batch_bytes through its .bss map (a syscall:
+	 * only when batching switches; the skeleton's bss pointer is not the
+	 * map's memory when the object is loaded without the skeleton's load).
+	 */
+	int (*set_wake)(void *skel, __u32 bytes);
 };
 
 struct ebpf_state {
@@ -128,11 +132,16 @@ static const char *const required_progs[] = { "rf_fork", "rf_exec", "rf_exit" };
 	{                                                                       \
 		rf_##NAME##_bpf__destroy(skel);                                 \
 	}                                                                       \
-	static volatile __u32 *wake_##NAME(void *skel)                          \
+	static int set_wake_##NAME(void *skel, __u32 bytes)                     \
 	{                                                                       \
 		struct rf_##NAME##_bpf *k = skel;                               \
-		return k->bss ? (volatile __u32 *)&k->bss->rf_wake_batch_bytes  \
-			      : NULL;                                           \
+		struct rf_##NAME##_bpf__bss bss;                                \
+		__u32 zero = 0;                                                 \
+		int fd = k->maps.bss ? bpf_map__fd(k->maps.bss) : -1;           \
+		if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &bss) < 0)         \
+			return -ENOENT;                                         \
+		bss.rf_wake_batch_bytes = bytes;                                \
+		return bpf_map_update_elem(fd, &zero, &bss, BPF_ANY) < 0 ? -errno : 0; \
 	}                                                                       \
 	static int open_##NAME(struct ebpf_unit *u, uint32_t self)              \
 	{                                                                       \
@@ -142,7 +151,7 @@ static const char *const required_progs[] = { "rf_fork", "rf_exec", "rf_exit" };
 		u->skel = k;                                                    \
 		u->obj = k->obj;                                                \
 		u->destroy = destroy_##NAME;                                    \
-		u->wake_of = wake_##NAME;                                       \
+		u->set_wake = set_wake_##NAME;                                  \
 		if (k->rodata->rf_schema_version != RF_BPF_SCHEMA_VERSION)      \
 			return -EPROTO;                                         \
 		k->rodata->ignore_tgid = self;                                  \
@@ -324,7 +333,6 @@ static int unit_start(struct ebpf_state *st, int idx, uint32_t self)
 		r = -ENOENT;
 		goto fail;
 	}
-	u->wake = u->wake_of(u->skel);   /* mapped by the load */
 
 	map = bpf_object__find_map_by_name(u->obj, "lost");
 	u->lost_fd = map ? bpf_map__fd(map) : -1;
@@ -627,6 +635,7 @@ static int ebpf_start(struct rf_sensor *s)
 	}
 	s->detail = st->detail;
 	s->fd = ring_buffer__epoll_fd(st->rb);
+	s->edge = true;   /* a drain consumes the whole ring; see sensor.h */
 	s->lost = 0;
 	s->running = true;
 	s->batching = false;
@@ -639,13 +648,26 @@ fail:
 	return r;
 }
 
-/* Tells every unit's programs how to wake the broker (0: the default). */
-static void set_wake_batch(struct ebpf_state *st, uint32_t bytes)
+/*
+ * Tells every unit's programs how to wake the broker (0: the default).
+ * Returns false when a unit could not be told: it is set back to the
+ * default then, so no program is left writing without wake-ups.
+ */
+static bool set_wake_batch(struct ebpf_state *st, uint32_t bytes)
 {
-	for (int i = 0; i < U_COUNT; i++)
-		if (st->unit[i].wake)
-			__atomic_store_n(st->unit[i].wake, bytes, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);   /* before the drain that follows */
+	bool ok = true;
+	for (int i = 0; i < U_COUNT; i++) {
+		struct ebpf_unit *u = &st->unit[i];
+		if (u->skel && u->nlinks && u->set_wake(u->skel, bytes) < 0)
+			ok = false;
+	}
+	if (!ok && bytes) {
+		rf_warnx("ebpf: cannot batch wake-ups: %s", strerror(errno));
+		for (int i = 0; i < U_COUNT; i++)
+			if (st->unit[i].skel && st->unit[i].nlinks)
+				st->unit[i].set_wake(st->unit[i].skel, 0);
+	}
+	return ok;
 }
 
 /* After a drain: batch or not, and when the next timed drain is due. */
@@ -660,9 +682,12 @@ static void batch_policy(struct ebpf_state *st, int handled, uint64_t now)
 	if (now - st->win_start_ns >= BATCH_WINDOW_NS) {
 		if (!s->batching && s->batch_us && st->win_drains >= BATCH_ON_DRAINS) {
 			/* wake only when a quarter of the ring is waiting */
-			set_wake_batch(st, EBPF_RING_BYTES / 4);
-			s->batching = true;
-			s->batch_switches++;
+			if (set_wake_batch(st, EBPF_RING_BYTES / 4)) {
+				s->batching = true;
+				s->batch_switches++;
+			} else {
+				s->batch_us = 0;   /* not again */
+			}
 		} else if (s->batching && st->win_records < BATCH_OFF_RECORDS) {
 			set_wake_batch(st, 0);
 			s->batching = false;

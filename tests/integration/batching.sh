@@ -4,11 +4,14 @@
 # timer; nothing is lost or reordered on the way; when the load stops the
 # default comes back, and a lone exec after it is delivered at once (not after
 # the broker's one-second safety drain).  With ebpf_batch_ms = 0 it never
-# batches.
+# batches.  And it does what it is for: the same loop wakes the broker far
+# less often with batching than without.
 . "$(dirname "$0")/lib.sh"
 rf_enter_ns "$@"
 
 sensor_q() { status_q ".sensors[] | select(.name==\"ebpf\") | $1"; }
+# the broker's loop thread: times it went to sleep and was woken
+wakeups() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$BROKER_PID/status"; }
 
 N=3000
 cp /bin/true "$ART/burst-true"
@@ -22,6 +25,7 @@ sensor_q '.batching == false and .batch_switches == 0' >/dev/null ||
 rf_tail_start --events exec,exit
 
 # a spawn loop: thousands of fork/exec/exit records a second
+w0=$(wakeups)
 bash -c "for ((i = 0; i < $N; i++)); do '$ART/burst-true'; done" &
 LOOP=$!
 seen_batching=0
@@ -30,6 +34,7 @@ while kill -0 $LOOP 2>/dev/null; do
 	sleep 0.2
 done
 wait $LOOP || fail "the spawn loop failed"
+w_batched=$(($(wakeups) - w0))
 sensor_q '.batch_switches >= 1' >/dev/null || fail "no batching under a spawn loop: $(rfctl status --json | jq -c '.sensors')"
 [ $seen_batching = 1 ] || echo "note: batching not caught in a status poll (switches counted)"
 ok "spawn loop: batching switched on"
@@ -66,10 +71,15 @@ kill $TAIL_PID 2>/dev/null
 kill $BROKER_PID
 wait $BROKER_PID 2>/dev/null
 
-# ebpf_batch_ms = 0: never
+# ebpf_batch_ms = 0: never; the same loop wakes the broker for (nearly) every record
 rf_config "[sensors]" "ebpf_batch_ms = 0"
 rf_start
-bash -c "for ((i = 0; i < 1500; i++)); do '$ART/burst-true'; done"
+w0=$(wakeups)
+bash -c "for ((i = 0; i < $N; i++)); do '$ART/burst-true'; done"
+w_plain=$(($(wakeups) - w0))
 status_q '.sensors[] | select(.name=="ebpf") | has("batching") | not' >/dev/null ||
 	fail "batching reported with ebpf_batch_ms = 0: $(rfctl status --json | jq -c '.sensors')"
 ok "ebpf_batch_ms = 0: no batching"
+echo "broker wake-ups for $N spawns: $w_batched batched, $w_plain not"
+[ $((w_batched * 2)) -lt "$w_plain" ] || fail "batching did not halve the broker's wake-ups ($w_batched vs $w_plain)"
+ok "batching: $w_batched wake-ups against $w_plain"
