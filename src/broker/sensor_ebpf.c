@@ -55,7 +55,15 @@
 
 #define EBPF_MAX_PROGS 32
 #define EBPF_LOST_PERIOD_NS 1000000000ull
-#define EBPF_RING_BYTES (8u << 20)   /* the shared ring: the four units' own ones added up, rounded */
+/*
+ * The shared ring.  Its data pages count twice in the broker's resident
+ * memory (the kernel maps them twice, back to back, and maps them all at
+ * mmap), so every MiB here is two of RSS.  4 MiB hold about two seconds of
+ * an exec storm at this machine's top rate (about 1600 spawns/s, four
+ * records and 1.3 KiB each); with batching the broker is woken at a
+ * quarter full.
+ */
+#define EBPF_RING_BYTES (4u << 20)
 
 /*
  * Wake-up batching (see rf_wake_batch_bytes in rf_bpf_common.h).  By
