@@ -79,9 +79,9 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
 	broker_cpu_ns_per_event: (map(.broker_cpu_ns_per_event) | median)
   }}) | from_entries) as $stormrows
 
-| ([$mem[] | select(.cfg | startswith("rf4")) | .hwm_kib] + [$tele[] | select(.cfg == "replay-4") | .broker_hwm_kib]
+| ([$mem[] | select(.cfg | startswith("rf4") and (contains("@") | not)) | .hwm_kib] + [$tele[] | select(.cfg == "replay-4") | .broker_hwm_kib]
    | max) as $hwm4
-| ([$mem[] | select(.cfg | startswith("rf4")) | .rss_kib] + [$tele[] | select(.cfg == "replay-4") | .broker_rss_kib]
+| ([$mem[] | select(.cfg | startswith("rf4") and (contains("@") | not)) | .rss_kib] + [$tele[] | select(.cfg == "replay-4") | .broker_rss_kib]
    | max) as $rss4
 
 | def row(wl; cfg): $rows | map(select(.wl == wl and .cfg == cfg)) | .[0];

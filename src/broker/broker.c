@@ -94,13 +94,38 @@ static const char *const default_mute_exe[] = {
 	"/lib/systemd/systemd",
 };
 
+static bool is_client_pid(const struct rf_broker *b, uint32_t pid)
+{
+	for (unsigned i = 0; i < b->nclients; i++)
+		if (b->clients[i].pid > 0 && (uint32_t)b->clients[i].pid == pid)
+			return true;
+	return false;
+}
+
+/*
+ * The broker's own helpers: a child of the broker that is not a client (the
+ * reaper fetch.c clones to run rf-fetch) and that child's children (rf-fetch
+ * itself).  They are the agent: a client that denies their exec or their
+ * opens must not be able to stop the update that would replace its content.
+ * A client's children are not helpers.
+ */
+static bool is_broker_helper(struct rf_broker *b, const struct rf_proc *p)
+{
+	uint32_t self = (uint32_t)b->self;
+	if (p->ppid == self)
+		return !is_client_pid(b, p->pid);
+	if (!p->ppid || p->ppid == p->pid)
+		return false;
+	const struct rf_proc *pp = rf_proctable_get(&b->procs, p->ppid, true);
+	return pp && pp->ppid == self && !is_client_pid(b, pp->pid);
+}
+
 bool rf_default_muted(struct rf_broker *b, const struct rf_proc *p)
 {
 	if (p->pid == (uint32_t)b->self || p->pid == 1)
 		return true;
-	for (unsigned i = 0; i < b->nclients; i++)
-		if (b->clients[i].pid > 0 && (uint32_t)b->clients[i].pid == p->pid)
-			return true;
+	if (is_client_pid(b, p->pid) || is_broker_helper(b, p))
+		return true;
 	if (!p->exe)
 		return false;
 	for (size_t i = 0; i < sizeof default_mute_exe / sizeof *default_mute_exe; i++)

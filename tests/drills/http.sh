@@ -7,7 +7,8 @@
 # update goes through once it is served right; a server that accepts and
 # never answers fails the check within its deadline while the broker keeps
 # answering, and the rf-fetch doing it runs as nobody under no_new_privs,
-# seccomp and limits; a missing file is "missing" (HTTP 404).
+# seccomp and limits; a missing file is "missing" (HTTP 404); a client that
+# denies everything cannot stop rf-fetch.
 . "$(dirname "$0")/lib.sh"
 rf_enter_ns "$@"
 command -v python3 >/dev/null || { echo "skip: python3 (the test's web server) is not installed"; exit 77; }
@@ -174,4 +175,23 @@ content_check
 cq .last_error | grep -q "timestamp.json: not found (HTTP 404)" || fail "missing timestamp: $(cq .last_error)"
 [ "$(current_version)" = 3 ] || fail "the content changed"
 ok "missing timestamp.json: $(cq .last_error)"
+mv "$ART/ts.json" "$REPO/timestamp.json"
+
+# A client that denies every exec and open under the watch cannot stop an
+# update: rf-fetch, here on the watched file system, and the broker's reaper
+# that runs it are the agent's own (muted), not clients' to judge.
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
+cp "$B/bin/rf-fetch" "$RF/rf-fetch"
+rf_manifest denyall "$B/tests/rf-test-client" "--deny *" auth_exec,auth_open enforce
+RF_FETCH="$RF/rf-fetch" rf_start
+wait_for 10 client_running denyall || fail "the deny-all client is not running"
+cp /bin/true "$RF/other-true"
+"$RF/other-true" 2>/dev/null && fail "the deny-all client did not deny an exec under the watch"
+drill_template "$ART/v4.tmpl" 20
+drill_publish 4 "$ART/v4.tmpl"
+content_check
+wait_for 20 eval 'test "$(current_version)" = 4' ||
+	fail "v4 not activated with a deny-all client: $(fq .outcome) $(cq .last_error)"
+ok "a deny-all client denies other execs, not rf-fetch's: v4 fetched and activated"
 exit 0
