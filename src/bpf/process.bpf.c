@@ -96,9 +96,14 @@ static __always_inline __u64 rf_inode_ctime_ns(struct inode *inode)
 	struct inode___ts_ctime *ts = (void *)inode;
 	struct inode___old_ctime *old = (void *)inode;
 
+	/*
+	 * Since 6.13 bit 31 of i_ctime_nsec says "ctime was queried"
+	 * (I_CTIME_QUERIED, set by any stat()); the kernel's accessor strips
+	 * it and so must this.  Nanoseconds never reach bit 30.
+	 */
 	if (bpf_core_field_exists(inode->i_ctime_sec))
 		return (__u64)BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ull +
-		       BPF_CORE_READ(inode, i_ctime_nsec);
+		       (BPF_CORE_READ(inode, i_ctime_nsec) & 0x3fffffffu);
 	if (bpf_core_field_exists(ts->__i_ctime))
 		return (__u64)BPF_CORE_READ(ts, __i_ctime.tv_sec) * 1000000000ull +
 		       BPF_CORE_READ(ts, __i_ctime.tv_nsec);
@@ -153,12 +158,26 @@ static long rf_walk_step(__u64 i, void *arg)
 		c->done = -1;
 		return 1;
 	}
+	parent = BPF_CORE_READ(d, d_parent);
+	if (d == parent && len == 1) {
+		char c0 = 0;
+
+		bpf_probe_read_kernel(&c0, 1, name);
+		if (c0 == '/') {
+			/*
+			 * A file system's root, not its mount's: the dentry is
+			 * outside what its mount shows (moved from under a bind
+			 * mount, or disconnected).  d_path gives up too.
+			 */
+			c->done = -1;
+			return 1;
+		}
+	}
 	off -= len;
 	bpf_probe_read_kernel(&ps->buf[off & RF_PATH_MASK], len & 255, name);
 	off--;
 	ps->buf[off & RF_PATH_MASK] = '/';
 	c->off = off;
-	parent = BPF_CORE_READ(d, d_parent);
 	if (d == parent) {
 		c->done = 1;
 		return 1;

@@ -627,16 +627,17 @@ static int64_t drain_due_sensors(struct rf_broker *b)
 }
 
 /*
- * While the eBPF sensor batches its wake-ups, records of what a process did
- * before a permission event (its fork, its connect) can still sit in the
- * ring: take them first, so the process table is current for the AUTH
- * message.  Without batching the ring woke the loop with them.
+ * Records of what a process did before a permission event or a file event
+ * (its fork, its exec, its connect) can still sit in the eBPF ring: while
+ * batching, or because the ring's wake-up came in the same epoll batch as
+ * the event, which is handled first.  Take them first, so the process table
+ * is current for the event (two loads on an empty ring; at most
+ * EBPF_DRAIN_MAX records).
  */
 static void catch_up_sensors(struct rf_broker *b)
 {
-	for (unsigned i = 0; i < b->nsensors; i++)
-		if (b->sensors[i].batching)
-			drain_sensor(b, &b->sensors[i]);
+	if (b->ebpf)
+		drain_sensor(b, b->ebpf);
 }
 
 static void handle(struct rf_broker *b, uint64_t tag)
@@ -648,8 +649,11 @@ static void handle(struct rf_broker *b, uint64_t tag)
 	case RF_TAG_TICK: on_tick(b); break;
 	case RF_TAG_FAN_AUTH: rf_arbiter_on_fanotify(b); break;
 	case RF_TAG_SENSOR:
-		if (idx < b->nsensors)
+		if (idx < b->nsensors) {
+			if (&b->sensors[idx] != b->ebpf)
+				catch_up_sensors(b);   /* file events name a process: see its fork first */
 			drain_sensor(b, &b->sensors[idx]);
+		}
 		break;
 	case RF_TAG_CLIENT_SOCK:
 		if (idx < b->nclients && b->clients[idx].sock >= 0)
@@ -682,8 +686,8 @@ static int wait_events(struct rf_broker *b, struct epoll_event *evs, int max, co
 	static bool no_pwait2;
 	if (!no_pwait2) {
 		int n = epoll_pwait2(b->epfd, evs, max, timeout, NULL);
-		if (n >= 0 || errno != ENOSYS)
-			return n;
+		if (n >= 0 || (errno != ENOSYS && errno != EPERM))
+			return n;   /* EPERM: a seccomp profile that does not know it */
 		no_pwait2 = true;
 	}
 	int ms = -1;

@@ -74,15 +74,24 @@
  * wake-up an inter-processor interrupt that the spawning CPU pays for too.
  * When the drains that found records reach BATCH_ON_DRAINS in a window, the
  * programs stop waking the broker and it drains on a timer of batch_us
- * instead; when fewer than BATCH_OFF_RECORDS records came in a window, the
- * default comes back.  A record written around the switch back can be left
+ * instead; when fewer records came in a window than the timer would wake it
+ * in that window (then per-record wake-ups are the cheaper), the default
+ * comes back.  A record written around the switch back can be left
  * without a wake-up: the drain one period later, and a drain at least every
  * EBPF_IDLE_DRAIN_NS in any mode, collect it.
  */
 #define BATCH_WINDOW_NS 100000000ull      /* 100 ms */
 #define BATCH_ON_DRAINS 100               /* per window: 1000 wake-ups/s */
-#define BATCH_OFF_RECORDS 25              /* per window: 250 records/s */
 #define EBPF_IDLE_DRAIN_NS 1000000000ull
+
+/*
+ * Records per drain.  libbpf's consume goes on while producers keep adding
+ * records, so a machine that writes them faster than the broker reads them
+ * (a setuid loop on every core) would keep the loop in one drain and away
+ * from AUTH deadlines; a drain stops after this many (a few milliseconds)
+ * and asks to be called again at once (next_drain_ns = now).
+ */
+#define EBPF_DRAIN_MAX 2048
 
 enum { U_PROCESS, U_NET, U_CRED, U_KERNEL, U_COUNT };
 
@@ -435,7 +444,13 @@ static const char *exec_path(char *dst, const char *src, uint32_t len)
 		return NULL;
 	memcpy(dst, src, len);
 	dst[len - 1] = '\0';
-	return dst[0] == '/' ? dst : NULL;
+	/*
+	 * A NUL inside is a name torn by a concurrent rename (the walk reads
+	 * d_name's length and bytes without the rename lock): not the path.
+	 */
+	if (dst[0] != '/' || strlen(dst) != len - 1)
+		return NULL;
+	return dst;
 }
 
 /* on_record checked that the three lengths add up to the record's size. */
@@ -580,7 +595,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	st->handled++;
 	if (s->sink)
 		s->sink(s->sink_ctx, &ev);
-	return 0;
+	/* consumed; stop the drain here so the loop can answer AUTH events */
+	return st->handled >= EBPF_DRAIN_MAX ? -EAGAIN : 0;
 bad:
 	st->bad_records++;
 	return 0;   /* keep consuming: one bad record must not stall the ring */
@@ -658,28 +674,27 @@ fail:
 
 /*
  * Tells every unit's programs how to wake the broker (0: the default).
- * Returns false when a unit could not be told: it is set back to the
- * default then, so no program is left writing without wake-ups.
+ * Returns 0, or the first error; switching on, a failure puts every unit
+ * back to the default, so no program is left writing without wake-ups.
  */
-static bool set_wake_batch(struct ebpf_state *st, uint32_t bytes)
+static int set_wake_batch(struct ebpf_state *st, uint32_t bytes)
 {
-	bool ok = true;
+	int err = 0;
 	for (int i = 0; i < U_COUNT; i++) {
 		struct ebpf_unit *u = &st->unit[i];
-		if (u->skel && u->nlinks && u->set_wake(u->skel, bytes) < 0)
-			ok = false;
+		int r = u->skel && u->nlinks ? u->set_wake(u->skel, bytes) : 0;
+		if (r < 0 && !err)
+			err = r;
 	}
-	if (!ok && bytes) {
-		rf_warnx("ebpf: cannot batch wake-ups: %s", strerror(errno));
-		for (int i = 0; i < U_COUNT; i++)
-			if (st->unit[i].skel && st->unit[i].nlinks)
-				st->unit[i].set_wake(st->unit[i].skel, 0);
+	if (err && bytes) {
+		rf_warnx("ebpf: cannot batch wake-ups: %s", strerror(-err));
+		set_wake_batch(st, 0);
 	}
-	return ok;
+	return err;
 }
 
 /* After a drain: batch or not, and when the next timed drain is due. */
-static void batch_policy(struct ebpf_state *st, int handled, uint64_t now)
+static void batch_policy(struct ebpf_state *st, int handled, bool more, uint64_t now)
 {
 	struct rf_sensor *s = st->s;
 
@@ -688,18 +703,24 @@ static void batch_policy(struct ebpf_state *st, int handled, uint64_t now)
 		st->win_records += (uint64_t)handled;
 	}
 	if (now - st->win_start_ns >= BATCH_WINDOW_NS) {
+		uint64_t timer_wakes = s->batch_us ? BATCH_WINDOW_NS / ((uint64_t)s->batch_us * 1000) : 0;
 		if (!s->batching && s->batch_us && st->win_drains >= BATCH_ON_DRAINS) {
 			/* wake only when a quarter of the ring is waiting */
-			if (set_wake_batch(st, EBPF_RING_BYTES / 4)) {
+			if (set_wake_batch(st, EBPF_RING_BYTES / 4) == 0) {
 				s->batching = true;
 				s->batch_switches++;
 			} else {
 				s->batch_us = 0;   /* not again */
 			}
-		} else if (s->batching && st->win_records < BATCH_OFF_RECORDS) {
-			set_wake_batch(st, 0);
-			s->batching = false;
-			st->grace_ns = now + (uint64_t)s->batch_us * 1000;
+		} else if (s->batching && st->win_records < timer_wakes) {
+			/*
+			 * Until every unit is back to waking the broker, it stays
+			 * batching (and draining on its timer); tried again next window.
+			 */
+			if (set_wake_batch(st, 0) == 0) {
+				s->batching = false;
+				st->grace_ns = now + (uint64_t)s->batch_us * 1000;
+			}
 		}
 		st->win_start_ns = now;
 		st->win_drains = 0;
@@ -707,7 +728,9 @@ static void batch_policy(struct ebpf_state *st, int handled, uint64_t now)
 	}
 	if (st->grace_ns && now >= st->grace_ns)
 		st->grace_ns = 0;
-	if (s->batching)
+	if (more)
+		s->next_drain_ns = now;   /* the drain stopped at its cap: go on next turn */
+	else if (s->batching)
 		s->next_drain_ns = now + (uint64_t)s->batch_us * 1000;
 	else if (st->grace_ns)
 		s->next_drain_ns = st->grace_ns;
@@ -725,7 +748,9 @@ static int ebpf_drain(struct rf_sensor *s)
 	st->handled = 0;
 	r = ring_buffer__consume(st->rb);
 	refresh_lost(st, false);
-	batch_policy(st, r < 0 ? -1 : st->handled, mono_ns());
+	if (r == -EAGAIN)
+		r = 0;   /* stopped at EBPF_DRAIN_MAX: more is waiting */
+	batch_policy(st, r < 0 ? -1 : st->handled, st->handled >= EBPF_DRAIN_MAX, mono_ns());
 	if (r < 0)
 		return r;
 	return st->handled;
