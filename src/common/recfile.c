@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/recfile.h"
 #include "common/wire.h"
 #include "ringfence/ringfence.h"
@@ -35,24 +36,6 @@ const char *rf_rec_strerror(int err)
 	case RF_REC_E_INVALID: return "invalid record";
 	default: return err < 0 ? strerror(-err) : "unknown error";
 	}
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* ---- writer ---- */
@@ -86,7 +69,7 @@ int rf_rec_writer_open(const char *path, struct rf_rec_writer **ret_w)
 	memset(&h, 0, sizeof h);
 	memcpy(h.magic, RF_REC_MAGIC, sizeof h.magic);
 	h.version = RF_PROTO_VERSION;
-	int r = write_all(w->fd, &h, sizeof h);
+	int r = rf_write_all(w->fd, &h, sizeof h);
 	if (r < 0) {
 		close(w->fd);
 		free(w);
@@ -100,7 +83,7 @@ static int writer_flush(struct rf_rec_writer *w)
 {
 	if (w->err)
 		return w->err;
-	int r = write_all(w->fd, w->buf, w->used);
+	int r = rf_write_all(w->fd, w->buf, w->used);
 	if (r < 0) {
 		w->err = r;
 		return r;

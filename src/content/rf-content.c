@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "content/engine.h"
 #include "content/sigma.h"
 
@@ -138,18 +139,11 @@ static int write_atomic(const char *path, const uint8_t *buf, size_t len)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	size_t off = 0;
-	while (off < len) {
-		ssize_t k = write(fd, buf + off, len - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			int e = errno;
-			close(fd);
-			unlink(tmp);
-			return -e;
-		}
-		off += (size_t)k;
+	int r = rf_write_all(fd, buf, len);
+	if (r < 0) {
+		close(fd);
+		unlink(tmp);
+		return r;
 	}
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		int e = errno;

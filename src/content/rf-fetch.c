@@ -34,6 +34,7 @@
 #include <curl/curl.h>
 #include <seccomp.h>
 
+#include "common/io.h"
 #include "content/rf-fetch.h"
 #include "content/tuf.h"
 
@@ -278,21 +279,6 @@ struct sink {
 	int write_errno;
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static size_t on_data(char *data, size_t size, size_t n, void *arg)
 {
 	struct sink *k = arg;
@@ -309,7 +295,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 		k->too_big = true;
 		return 0;
 	}
-	int r = write_all(STDOUT_FILENO, data, add);
+	int r = rf_write_all(STDOUT_FILENO, data, add);
 	if (r < 0) {
 		k->write_errno = -r;
 		return 0;

@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
+#include "common/io.h"
 #include "content/tuf.h"
 
 #define SPEC_VERSION  "ringfence-tuf/1"
@@ -311,12 +312,9 @@ enum rf_tuf_err rf_tuf_write_file(int dirfd, const char *name, const void *buf, 
 	if (fd < 0)
 		return fail(err, errlen, RF_TUF_E_IO, "%s: %s", tmp, strerror(errno));
 	int r = fchmod(fd, mode);
-	for (size_t off = 0; r == 0 && off < len;) {
-		ssize_t k = write(fd, (const char *)buf + off, len - off);
-		if (k < 0 && errno != EINTR)
-			r = -1;
-		else if (k > 0)
-			off += (size_t)k;
+	if (r == 0 && (r = rf_write_all(fd, buf, len)) < 0) {
+		errno = -r;
+		r = -1;
 	}
 	if (r == 0)
 		r = fsync(fd);

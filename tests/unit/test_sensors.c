@@ -505,11 +505,13 @@ static bool ts_need_root(void)
 	return false;
 }
 
-/* Starts the eBPF sensor or skips the test when the kernel cannot run it. */
-static bool ts_start_ebpf(struct rf_sensor *s)
+/* Starts the eBPF sensor, or skips the test when not root or the kernel cannot run it. */
+static void ts_start_ebpf(struct rf_sensor *s)
 {
 	int r;
 
+	if (!ts_need_root())
+		skip();
 	memset(s, 0, sizeof(*s));
 	s->ops = &rf_sensor_ebpf;
 	s->fd = -1;
@@ -518,14 +520,13 @@ static bool ts_start_ebpf(struct rf_sensor *s)
 	/* not -EACCES: that is the verifier refusing a program, a bug to fail on */
 	if (r == -EPERM || r == -ENOSYS || r == -EOPNOTSUPP) {
 		print_message("skipped: eBPF sensor cannot load here: %s\n", strerror(-r));
-		return false;
+		skip();
 	}
 	assert_int_equal(r, 0);
 	assert_true(s->running);
 	assert_true(s->fd >= 0);
 	assert_non_null(s->detail);
 	print_message("ebpf sensor: %s\n", s->detail);
-	return true;
 }
 
 static void test_stop_unstarted(void **state)
@@ -555,10 +556,7 @@ static void test_ebpf_events(void **state)
 	pid_t a;
 
 	(void)state;
-	if (!ts_need_root())
-		skip();
-	if (!ts_start_ebpf(&s))
-		skip();
+	ts_start_ebpf(&s);
 	a = ts_run_workload(true, &rep);
 	ts_collect(&s, a, &rep, ts_ebpf_done);
 	print_message("ebpf: %u events kept, lost %llu, A=%d B=%d\n", ts.nseen,
@@ -733,10 +731,7 @@ static void test_ebpf_cross_unit_order(void **state)
 	pid_t e;
 
 	(void)state;
-	if (!ts_need_root())
-		skip();
-	if (!ts_start_ebpf(&s))
-		skip();
+	ts_start_ebpf(&s);
 	memset(&rep, 0, sizeof(rep));
 	e = fork();
 	assert_true(e >= 0);
@@ -890,10 +885,7 @@ static void test_ebpf_pending_argv(void **state)
 	pid_t c;
 
 	(void)state;
-	if (!ts_need_root())
-		skip();
-	if (!ts_start_ebpf(&s))
-		skip();
+	ts_start_ebpf(&s);
 	ts_reset(0);
 	c = fork();
 	assert_true(c >= 0);
@@ -927,10 +919,7 @@ static void test_ebpf_drain_bounded(void **state)
 	pid_t c;
 
 	(void)state;
-	if (!ts_need_root())
-		skip();
-	if (!ts_start_ebpf(&s))
-		skip();
+	ts_start_ebpf(&s);
 	c = fork();
 	assert_true(c >= 0);
 	if (c == 0) {
