@@ -80,6 +80,8 @@ typedef struct rf_str {
 } rf_str_t;
 
 #define RF_FILE_F_HASH 0x1u        /* sha256 is valid */
+#define RF_FILE_F_PATH_UNKNOWN 0x2u /* the kernel could not give the path: path is absent, never guessed */
+#define RF_FILE_F_PATH_CUT 0x4u    /* path did not fit the message and was shortened */
 
 /* A file's identity: the inode triple survives renames; path is informative. */
 struct rf_file {
@@ -113,8 +115,15 @@ struct rf_process {
 	rf_str_t cwd;
 	rf_str_t args;             /* argv, NUL separated; argc entries */
 	uint32_t argc;
-	uint32_t flags;
+	uint32_t flags;            /* RF_PROC_F_* */
 };
+
+#define RF_PROC_F_LD_ENV      0x1u  /* started with LD_PRELOAD, LD_AUDIT or LD_LIBRARY_PATH (read in the kernel) */
+#define RF_PROC_F_CWD_UNKNOWN 0x2u  /* cwd could not be resolved by the kernel: absent, never guessed */
+#define RF_PROC_F_CWD_CUT     0x4u  /* cwd shortened to fit */
+#define RF_PROC_F_ARGS_CUT    0x8u  /* args shortened to fit (fewer than argc entries may be present) */
+#define RF_PROC_F_EXE_CUT     0x10u /* exe.path shortened to fit (see also exe.flags) */
+#define RF_PROC_F_COMM_CUT    0x20u
 
 /* The parent, for context without a second lookup. */
 struct rf_parent {
@@ -126,6 +135,10 @@ struct rf_parent {
 };
 
 #define RF_EXEC_F_MEMFD 0x1u       /* the executable has no name on disk */
+#define RF_EXEC_F_UNLINKED 0x2u    /* the executable's inode has no links left (deleted file) */
+#define RF_EXEC_F_VIA_FD 0x4u      /* executed by descriptor (fexecve / execveat AT_EMPTY_PATH) */
+#define RF_EXEC_F_LOADER 0x8u      /* the dynamic loader itself was executed to run target */
+#define RF_EXEC_F_ARGS_CUT 0x10u   /* args shortened to fit */
 
 struct rf_ev_exec {
 	struct rf_file target;     /* the file being executed */
@@ -214,7 +227,7 @@ struct rf_msg_hdr {
 	uint8_t verdict;           /* enum rf_verdict; for decided AUTH in tail/record */
 	uint8_t decided_by;        /* enum rf_decider */
 	uint8_t flags;             /* RF_MSG_F_* */
-	uint32_t reserved;
+	uint32_t cut;              /* RF_CUT_*: fields shortened or left out to fit RF_MSG_MAX; 0 = whole */
 	uint64_t id;               /* AUTH: what rf_respond() answers; 0 for NOTIFY */
 	uint64_t seq;              /* per client, +1 per event dispatched to it, delivered or not */
 	uint64_t type_seq;         /* per client and event type, likewise */
@@ -226,6 +239,22 @@ struct rf_msg_hdr {
 
 #define RF_MSG_F_REPLAYED 0x1u     /* came from the replay source, not the kernel */
 #define RF_MSG_F_HAS_FD   0x2u     /* AUTH: the file's descriptor was sent; rf_msg_fd() */
+#define RF_MSG_F_CUT      0x4u     /* something in the message was shortened: see hdr.cut */
+
+/*
+ * hdr.cut: which string fields did not fit whole.  The target's identity
+ * (dev, ino, ctime, mode) is fixed-size and always present; the target path
+ * is placed first in the tail, so RF_CUT_TARGET is set only for a path longer
+ * than the whole tail.  A client must treat a cut field as unknown (match on
+ * it only as its policy says), exactly like RF_FILE_F_PATH_UNKNOWN.
+ */
+#define RF_CUT_TARGET     0x1u     /* ev.*.target.path */
+#define RF_CUT_ARGS       0x2u     /* process.args or ev.exec.args */
+#define RF_CUT_CWD        0x4u
+#define RF_CUT_EXE        0x8u     /* process.exe.path */
+#define RF_CUT_PARENT     0x10u    /* parent.exe or parent.comm */
+#define RF_CUT_DEST       0x20u    /* ev.file.dest (rename) */
+#define RF_CUT_OTHER      0x40u    /* any other string (comm, alert strings, decider) */
 
 struct rf_message {
 	struct rf_msg_hdr hdr;
