@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define RF_API_VERSION_MAJOR 0
-#define RF_API_VERSION_MINOR 1
+#define RF_API_VERSION_MINOR 2
 
 typedef struct rf_client rf_client_t;
 
@@ -156,6 +156,33 @@ int rf_stats(const rf_client_t *c, struct rf_client_stats *ret_stats);
  * the message.
  */
 const char *rf_msg_str(const struct rf_message *msg, rf_str_t s);
+
+/*
+ * Which string fields of msg were shortened or left out to fit RF_MSG_MAX:
+ * RF_CUT_* bits (message.h), 0 when the message is whole.  A cut field is
+ * as good as unknown: match on it only as the client's policy says (a rule
+ * that does not match a cut argument vector may have matched the whole one).
+ * The field's own flag says the same (RF_PROC_F_ARGS_CUT, RF_EXEC_F_ARGS_CUT,
+ * RF_PROC_F_CWD_CUT, RF_FILE_F_PATH_CUT, ...).  Since API 0.2.
+ */
+uint32_t rf_msg_cut(const struct rf_message *msg);
+
+/*
+ * The file the event is about (exec, memfd exec, open, create, close-write,
+ * unlink, rename), or NULL for other types.  Since API 0.2.
+ */
+const struct rf_file *rf_msg_target(const struct rf_message *msg);
+
+/*
+ * True when msg names its target file whole: a path is present, and neither
+ * RF_FILE_F_PATH_UNKNOWN (the kernel could not give it) nor
+ * RF_FILE_F_PATH_CUT / RF_CUT_TARGET (it did not fit) is set.  False also
+ * for types without a target.  A client must not judge an AUTH event by a
+ * path it does not have: when this is false it answers by its
+ * unknown-target policy (docs/PROTOCOL.md, "Cut and unknown fields"); the
+ * target's identity (dev, ino, ctime, mode) is always present.  Since API 0.2.
+ */
+bool rf_msg_target_known(const struct rf_message *msg);
 
 /*
  * Reports a detection about the event msg (any message from rf_next()):

@@ -380,7 +380,14 @@ static void build_target(struct rf_broker *b, int fd, struct rf_file *f, struct 
 	}
 	if (n > 0) {
 		path[n] = '\0';
-		f->path = rf_msgb_str(&b->mb, path);
+		/* a full buffer may be readlink's silent truncation */
+		if (rf_msgb_field(&b->mb, RF_CUT_TARGET, &f->path, path, (size_t)n) || n == sizeof path - 1) {
+			f->flags |= RF_FILE_F_PATH_CUT;
+			b->mb.u.msg.hdr.cut |= RF_CUT_TARGET;
+			b->mb.u.msg.hdr.flags |= RF_MSG_F_CUT;
+		}
+	} else {
+		f->flags |= RF_FILE_F_PATH_UNKNOWN;
 	}
 	if (fstat(fd, st) == 0) {
 		f->dev = st->st_dev;
@@ -404,26 +411,42 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 	rf_stamp(m);
 	uint32_t deadline_ms = type == RF_EVENT_EXEC ? b->cfg.exec_deadline_ms : b->cfg.open_deadline_ms;
 	m->hdr.deadline_ns = m->hdr.mono_ns + (uint64_t)deadline_ms * 1000000ull;
+	/*
+	 * Tail order is priority (msgbuild.h): the target path first, then room
+	 * held for the new argv, then the process (exe, comm, parent, cwd, old
+	 * argv); no cwd or argv can push the target out.
+	 */
+	struct stat st = { 0 };
+	struct rf_file *target = type == RF_EVENT_EXEC ? &m->ev.exec.target : &m->ev.open.target;
+	build_target(b, md->fd, target, &st);
+	char args[RF_ARGS_MAX];
+	uint32_t alen = 0, argc = 0;
+	if (type == RF_EVENT_EXEC && b->ebpf &&
+	    rf_sensor_ebpf_pending_argv(b->ebpf, (uint32_t)md->pid, args, sizeof args, &alen, &argc) == 0) {
+		while (alen > 0 && args[alen - 1] == '\0')
+			alen--;
+	} else {
+		alen = 0;
+	}
+	/* the new argv is promised at most half of what the target left, so that exe and comm still fit */
+	size_t half = (RF_MSG_MAX - b->mb.used) / 2;
+	rf_msgb_hold(&b->mb, alen ? (alen + 1 < half ? alen + 1 : half) : 0);
 	if (proc) {
 		rf_proctable_fill(&b->procs, &b->mb, proc);
 	} else {
 		m->process.pid = m->process.tid = (uint32_t)md->pid;
 	}
-	struct stat st = { 0 };
-	struct rf_file *target = type == RF_EVENT_EXEC ? &m->ev.exec.target : &m->ev.open.target;
-	build_target(b, md->fd, target, &st);
-	if (type == RF_EVENT_EXEC && b->ebpf) {
-		char args[RF_ARGS_MAX];
-		uint32_t len = 0, argc = 0;
-		if (rf_sensor_ebpf_pending_argv(b->ebpf, (uint32_t)md->pid, args, sizeof args, &len, &argc) == 0 &&
-		    len > 0) {
-			while (len > 0 && args[len - 1] == '\0')
-				len--;
-			m->ev.exec.args = rf_msgb_add(&b->mb, args, len);
-			m->ev.exec.argc = argc;
+	rf_msgb_hold(&b->mb, 0);
+	if (alen) {
+		if (rf_msgb_args(&b->mb, &m->ev.exec.args, args, alen) || rf_args_count(args, alen) < argc) {
+			m->ev.exec.flags |= RF_EXEC_F_ARGS_CUT;
+			m->hdr.cut |= RF_CUT_ARGS;
+			m->hdr.flags |= RF_MSG_F_CUT;
 		}
+		m->ev.exec.argc = argc;
 	}
 	rf_msgb_finish(&b->mb);
+	rf_count_cut(b, m);
 
 	/* the broker's own cache: an allow for this exact file content */
 	struct cache_entry *ce = cache_slot(st.st_dev, st.st_ino, type);

@@ -210,7 +210,33 @@ void rf_dispatch_notify(struct rf_broker *b)
 
 static void fill_file(struct rf_msgb *mb, struct rf_file *f, const char *path)
 {
-	f->path = rf_msgb_str(mb, path);
+	if (rf_msgb_field_str(mb, RF_CUT_TARGET, &f->path, path))
+		f->flags |= RF_FILE_F_PATH_CUT;
+}
+
+/*
+ * The event's own paths go into the tail before the process's strings, so
+ * that no cwd or argument vector can push them out (a path is at most
+ * RF_PATH_MAX, less than the tail).
+ */
+static void fill_targets(struct rf_msgb *mb, const struct rf_raw_event *ev, bool have_proc)
+{
+	struct rf_message *m = &mb->u.msg;
+	switch (ev->type) {
+	case RF_EVENT_EXEC:
+		if (!have_proc)
+			fill_file(mb, &m->ev.exec.target, ev->u.exec.filename);
+		break;
+	case RF_EVENT_CREATE:
+	case RF_EVENT_CLOSE_WRITE:
+	case RF_EVENT_UNLINK:
+	case RF_EVENT_RENAME:
+		fill_file(mb, &m->ev.file.target, ev->u.file.path);
+		rf_msgb_field_str(mb, RF_CUT_DEST, &m->ev.file.dest, ev->u.file.dest);
+		break;
+	default:
+		break;
+	}
 }
 
 /* The normaliser: sink of every sensor. */
@@ -224,6 +250,7 @@ static void on_raw_event(void *ctx, const struct rf_raw_event *ev)
 	rf_msgb_init(mb, ev->type, RF_ACTION_NOTIFY);
 	struct rf_message *m = &mb->u.msg;
 	rf_stamp(m);
+	fill_targets(mb, ev, p != NULL);
 	if (p)
 		rf_proctable_fill(&b->procs, mb, p);
 	else
@@ -240,10 +267,14 @@ static void on_raw_event(void *ctx, const struct rf_raw_event *ev)
 			m->ev.exec.target.mode = p->exe_mode;
 			m->ev.exec.args = m->process.args;
 			m->ev.exec.argc = m->process.argc;
-		} else {
-			fill_file(mb, &m->ev.exec.target, ev->u.exec.filename);
+			/* the same strings: cut there is cut here */
+			m->ev.exec.target.flags |= m->process.exe.flags & (RF_FILE_F_PATH_CUT | RF_FILE_F_PATH_UNKNOWN);
+			if (m->process.flags & RF_PROC_F_EXE_CUT)
+				m->hdr.cut |= RF_CUT_TARGET;
 		}
 		m->ev.exec.flags = ev->u.exec.memfd ? RF_EXEC_F_MEMFD : 0;
+		if (m->process.flags & RF_PROC_F_ARGS_CUT)
+			m->ev.exec.flags |= RF_EXEC_F_ARGS_CUT;
 		break;
 	case RF_EVENT_FORK:
 		m->ev.fork.child_pid = ev->u.fork.child_pid;
@@ -260,8 +291,6 @@ static void on_raw_event(void *ctx, const struct rf_raw_event *ev)
 	case RF_EVENT_CLOSE_WRITE:
 	case RF_EVENT_UNLINK:
 	case RF_EVENT_RENAME:
-		fill_file(mb, &m->ev.file.target, ev->u.file.path);
-		m->ev.file.dest = rf_msgb_str(mb, ev->u.file.dest);
 		m->ev.file.is_dir = ev->u.file.is_dir;
 		break;
 	case RF_EVENT_CONNECT:
@@ -300,6 +329,7 @@ static void on_raw_event(void *ctx, const struct rf_raw_event *ev)
 		break;
 	}
 	rf_msgb_finish(mb);
+	rf_count_cut(b, m);
 	rf_dispatch_notify(b);
 	if (ev->type == RF_EVENT_EXEC && ev->u.exec.memfd) {
 		/* the same exec once more under its own type, for rules that only want these */

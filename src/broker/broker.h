@@ -227,8 +227,21 @@ struct rf_broker {
 		uint64_t ctl_rejected;
 		uint64_t notify_overflow;
 		uint64_t alerts;
+		/* messages with a field shortened or left out (hdr.cut), and the fields that matter most */
+		uint64_t messages_cut, cut_target, cut_args, cut_cwd;
 	} stats;
 };
+
+/* Counts a built event message whose hdr.cut is not empty. */
+static inline void rf_count_cut(struct rf_broker *b, const struct rf_message *m)
+{
+	if (!m->hdr.cut)
+		return;
+	b->stats.messages_cut++;
+	b->stats.cut_target += !!(m->hdr.cut & RF_CUT_TARGET);
+	b->stats.cut_args += !!(m->hdr.cut & RF_CUT_ARGS);
+	b->stats.cut_cwd += !!(m->hdr.cut & RF_CUT_CWD);
+}
 
 /* epoll tags: kind in the high 32 bits, index in the low. */
 enum rf_tag {

@@ -316,6 +316,10 @@ static json_object *status_json(const struct rf_broker *b)
 	ADD(c, "log_dropped", I64(rf_log_dropped()));
 	ADD(c, "notify_overflow", I64(b->stats.notify_overflow));
 	ADD(c, "alerts", I64(b->stats.alerts));
+	ADD(c, "messages_cut", I64(b->stats.messages_cut));
+	ADD(c, "cut_target", I64(b->stats.cut_target));
+	ADD(c, "cut_args", I64(b->stats.cut_args));
+	ADD(c, "cut_cwd", I64(b->stats.cut_cwd));
 	ADD(c, "control_rejected", I64(b->stats.ctl_rejected));
 	ADD(c, "processes", I64(b->procs.count));
 	ADD(o, "counters", c);

@@ -480,19 +480,30 @@ void rf_proctable_fill(struct rf_proctable *pt, struct rf_msgb *b, const struct 
 	d->exe.ino = e->exe_ino;
 	d->exe.ctime_ns = e->exe_ctime_ns;
 	d->exe.mode = e->exe_mode;
-	d->exe.path = rf_msgb_str(b, e->exe);
-	d->comm = rf_msgb_str(b, e->comm);
-	d->cwd = rf_msgb_str(b, e->cwd);
-	if (e->args) {
-		d->args = rf_msgb_add(b, e->args, e->args_len);
-		d->argc = e->argc;
+	/* short, identifying strings first; cwd and args, the long ones, last */
+	if (rf_msgb_field_str(b, RF_CUT_EXE, &d->exe.path, e->exe)) {
+		d->exe.flags |= RF_FILE_F_PATH_CUT;
+		d->flags |= RF_PROC_F_EXE_CUT;
 	}
+	if (rf_msgb_field_str(b, RF_CUT_OTHER, &d->comm, e->comm))
+		d->flags |= RF_PROC_F_COMM_CUT;
 	struct rf_parent *pa = &b->u.msg.parent;
 	pa->pid = e->ppid;
 	pa->start_time_ns = e->parent_start_time_ns;
 	const struct rf_proc *pp = e->ppid ? lookup(pt, e->ppid) : NULL;
 	if (pp) {
-		pa->exe = rf_msgb_str(b, pp->exe);
-		pa->comm = rf_msgb_str(b, pp->comm);
+		rf_msgb_field_str(b, RF_CUT_PARENT, &pa->exe, pp->exe);
+		rf_msgb_field_str(b, RF_CUT_PARENT, &pa->comm, pp->comm);
+	}
+	if (rf_msgb_field_str(b, RF_CUT_CWD, &d->cwd, e->cwd))
+		d->flags |= RF_PROC_F_CWD_CUT;
+	if (e->args) {
+		if (rf_msgb_args(b, &d->args, e->args, e->args_len) ||
+		    rf_args_count(e->args, e->args_len) < e->argc) {
+			d->flags |= RF_PROC_F_ARGS_CUT;
+			b->u.msg.hdr.cut |= RF_CUT_ARGS;
+			b->u.msg.hdr.flags |= RF_MSG_F_CUT;
+		}
+		d->argc = e->argc;
 	}
 }

@@ -312,8 +312,9 @@ static int print_status(json_object *st)
 	fputs("\nCounters:\n", stdout);
 	static const char *const counters[][2] = {
 		{ "events", "events" }, { "dispatched", "dispatched" }, { "dropped", "dropped" },
-		{ "tail dropped", "tail_dropped" }, { "log dropped", "log_dropped" } };
-	print_pairs(get(st, "counters"), counters, 5);
+		{ "tail dropped", "tail_dropped" }, { "log dropped", "log_dropped" },
+		{ "messages cut", "messages_cut" } };
+	print_pairs(get(st, "counters"), counters, 6);
 
 	fputs("\nClients:\n", stdout);
 	return print_clients(get(st, "clients"));

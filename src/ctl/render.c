@@ -254,6 +254,14 @@ static json_object *jprocess(struct render *rd, const struct rf_message *m)
 		put(rd, o, "args", jargs(rd, p->args, p->argc));
 
 	put(rd, o, "cwd", jref(rd, p->cwd));
+	uint32_t acut = is_exec && m->ev.exec.args.off ? m->ev.exec.flags & RF_EXEC_F_ARGS_CUT
+						       : p->flags & RF_PROC_F_ARGS_CUT;
+	if (acut)
+		put(rd, o, "args_cut", jbool(rd, true));
+	if (p->flags & RF_PROC_F_CWD_CUT)
+		put(rd, o, "cwd_cut", jbool(rd, true));
+	if (p->flags & RF_PROC_F_CWD_UNKNOWN)
+		put(rd, o, "cwd_unknown", jbool(rd, true));
 	return o;
 }
 
@@ -273,7 +281,34 @@ static json_object *jfile(struct render *rd, const struct rf_file *f)
 	put(rd, o, "path", jref(rd, f->path));
 	put(rd, o, "dev", juint(rd, f->dev));
 	put(rd, o, "ino", juint(rd, f->ino));
+	/* only when set: a path that is not the file's whole name must show */
+	if (f->flags & RF_FILE_F_PATH_UNKNOWN)
+		put(rd, o, "path_unknown", jbool(rd, true));
+	if (f->flags & RF_FILE_F_PATH_CUT)
+		put(rd, o, "path_cut", jbool(rd, true));
 	return o;
+}
+
+/* hdr.cut as names, in bit order. */
+static json_object *jcut(struct render *rd, uint32_t cut)
+{
+	static const char *const names[] = { "target", "args", "cwd", "exe", "parent", "dest", "other" };
+	json_object *a = json_object_new_array();
+	if (!a) {
+		rd->oom = true;
+		return NULL;
+	}
+	for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (!(cut & (1u << i)))
+			continue;
+		json_object *e = jtext(rd, names[i]);
+		if (!e || json_object_array_add(a, e) != 0) {
+			json_object_put(e);
+			rd->oom = true;
+			break;
+		}
+	}
+	return a;
 }
 
 static json_object *jnet(struct render *rd, const struct rf_ev_net *n)
@@ -451,6 +486,8 @@ int rf_render_json(const void *buf, size_t len, char **ret_str)
 	put(&rd, root, "type", jtext(&rd, rf_event_type_name(m.hdr.type)));
 	put(&rd, root, "action", jtext(&rd, m.hdr.action == RF_ACTION_AUTH ? "auth" : "notify"));
 	put(&rd, root, "replayed", jbool(&rd, (m.hdr.flags & RF_MSG_F_REPLAYED) != 0));
+	if (m.hdr.cut)
+		put(&rd, root, "cut", jcut(&rd, m.hdr.cut));
 	put(&rd, root, "process", jprocess(&rd, &m));
 	put(&rd, root, "parent", jparent(&rd, &m.parent));
 	put_event(&rd, root, &m);

@@ -86,9 +86,47 @@ static int plain_str_ok(const unsigned char *base, size_t size, rf_str_t s)
 	return s.off == 0 || memchr(base + s.off, '\0', s.len) == NULL;
 }
 
+/* An unknown path is absent, never a guess. */
 static int file_ok(const unsigned char *b, size_t n, const struct rf_file *f)
 {
+	if ((f->flags & RF_FILE_F_PATH_UNKNOWN) && f->path.off)
+		return 0;
 	return plain_str_ok(b, n, f->path);
+}
+
+#define RF_CUT_ALL (RF_CUT_TARGET | RF_CUT_ARGS | RF_CUT_CWD | RF_CUT_EXE | RF_CUT_PARENT | RF_CUT_DEST | RF_CUT_OTHER)
+
+uint32_t rf_msg_cut(const struct rf_message *msg)
+{
+	return msg ? msg->hdr.cut : 0;
+}
+
+const struct rf_file *rf_msg_target(const struct rf_message *msg)
+{
+	if (!msg)
+		return NULL;
+	switch (msg->hdr.type) {
+	case RF_EVENT_EXEC:
+	case RF_EVENT_MEMFD_EXEC:
+		return &msg->ev.exec.target;
+	case RF_EVENT_OPEN:
+		return &msg->ev.open.target;
+	case RF_EVENT_CREATE:
+	case RF_EVENT_CLOSE_WRITE:
+	case RF_EVENT_UNLINK:
+	case RF_EVENT_RENAME:
+		return &msg->ev.file.target;
+	default:
+		return NULL;
+	}
+}
+
+bool rf_msg_target_known(const struct rf_message *msg)
+{
+	const struct rf_file *t = rf_msg_target(msg);
+	return t && t->path.off && t->path.len &&
+	       !(t->flags & (RF_FILE_F_PATH_UNKNOWN | RF_FILE_F_PATH_CUT)) &&
+	       !(msg->hdr.cut & RF_CUT_TARGET);
 }
 
 int rf_msg_validate(const void *buf, size_t len)
@@ -111,6 +149,13 @@ int rf_msg_validate(const void *buf, size_t len)
 	if (m.hdr.verdict > RF_DENY || m.hdr.decided_by > RF_DECIDER_POLICY)
 		return RF_E_PROTO;
 	if (!plain_str_ok(b, len, m.hdr.decider))
+		return RF_E_PROTO;
+
+	/* hdr.cut: known bits only, and RF_MSG_F_CUT exactly when some are set */
+	if (m.hdr.cut & ~RF_CUT_ALL || !m.hdr.cut != !(m.hdr.flags & RF_MSG_F_CUT))
+		return RF_E_PROTO;
+	const struct rf_file *t = rf_msg_target(&m);
+	if (t && (t->flags & RF_FILE_F_PATH_CUT) && !(m.hdr.cut & RF_CUT_TARGET))
 		return RF_E_PROTO;
 
 	const struct rf_process *p = &m.process;

@@ -26,6 +26,7 @@
 
 #include "broker/proctable.h"
 #include "common/msgbuild.h"
+#include "common/wire.h"
 #include "ringfence/ringfence.h"
 
 static uint64_t ns_per_tick(void)
@@ -626,6 +627,9 @@ static void test_fill(void **state)
 	uint32_t len = rf_msgb_finish(b);
 	assert_int_equal(rf_msg_validate(b->u.bytes, len), RF_OK);
 	const struct rf_message *m = &b->u.msg;
+	/* nothing cut when it fits */
+	assert_int_equal(m->hdr.cut, 0);
+	assert_int_equal(m->process.flags & (RF_PROC_F_ARGS_CUT | RF_PROC_F_CWD_CUT), 0);
 	assert_int_equal(m->process.pid, 300);
 	assert_int_equal(m->process.ppid, 100);
 	assert_int_equal(m->process.start_time_ns, 555);
@@ -682,6 +686,78 @@ static void test_fill(void **state)
 	fake_teardown(&f);
 }
 
+/*
+ * The arbiter's order for an AUTH exec: a target path of RF_PATH_MAX, room
+ * held for a 4 KiB new argv (half of what is left), then a process with a cwd and an argv as long
+ * as they come.  The target stays whole and first, the new argv is cut at
+ * an entry boundary at worst, and every shortened field is flagged.
+ */
+static void test_fill_target_first(void **state)
+{
+	struct fake f;
+	fake_setup(&f);
+	struct rf_proctable pt;
+	table_setup(&pt, &f, 0);
+	static char huge[RF_ARGS_MAX], cwd[RF_PATH_MAX], path[RF_PATH_MAX];
+	for (size_t i = 0; i < sizeof huge; i++)
+		huge[i] = i % 10 == 9 ? '\0' : (char)('a' + i % 26);
+	memset(cwd, 'c', sizeof cwd - 1);
+	cwd[0] = '/';
+	memset(path, 't', sizeof path - 1);
+	path[0] = '/';
+	struct rf_raw_event ev = raw(RF_EVENT_EXEC, 300, 555);
+	ev.u.exec.filename = "/usr/bin/tool";
+	ev.u.exec.args = huge;
+	ev.u.exec.args_len = sizeof huge;
+	ev.u.exec.argc = (uint32_t)(sizeof huge / 10);
+	ev.u.exec.exe_path = "/usr/bin/tool";
+	ev.u.exec.cwd = cwd;
+	struct rf_proc *c = rf_proctable_apply(&pt, &ev);
+	assert_non_null(c);
+
+	struct rf_msgb *b = malloc(sizeof *b);
+	assert_non_null(b);
+	rf_msgb_init(b, RF_EVENT_EXEC, RF_ACTION_AUTH);
+	struct rf_message *m = &b->u.msg;
+	assert_false(rf_msgb_field_str(b, RF_CUT_TARGET, &m->ev.exec.target.path, path));
+	rf_msgb_hold(b, (RF_MSG_MAX - b->used) / 2);        /* as arbiter.c holds */
+	rf_proctable_fill(&pt, b, c);
+	rf_msgb_hold(b, 0);
+	rf_msgb_args(b, &m->ev.exec.args, huge, sizeof huge - 1);
+	uint32_t len = rf_msgb_finish(b);
+	assert_int_equal(rf_msg_validate(b->u.bytes, len), RF_OK);
+
+	assert_int_equal(m->ev.exec.target.path.off, sizeof(struct rf_message));
+	assert_string_equal(rf_msg_str(m, m->ev.exec.target.path), path);
+	assert_true(rf_msg_target_known(m));
+	assert_string_equal(rf_msg_str(m, m->process.exe.path), "/usr/bin/tool");
+	/* no room left for the old image's cwd and argv: cut, and said so */
+	assert_true(m->process.flags & RF_PROC_F_CWD_CUT);
+	assert_true(m->process.flags & RF_PROC_F_ARGS_CUT);
+	assert_true(m->hdr.cut & RF_CUT_CWD);
+	assert_true(m->hdr.cut & RF_CUT_ARGS);
+	assert_false(m->hdr.cut & RF_CUT_TARGET);
+	assert_true(m->hdr.flags & RF_MSG_F_CUT);
+	/* the new argv got at least the held room, whole entries */
+	assert_true(m->ev.exec.args.len >= (RF_MSG_MAX - sizeof *m - RF_PATH_MAX) / 2 - 10);
+	assert_int_equal(huge[m->ev.exec.args.len], '\0');
+
+	/* an argv cut before it reached the broker (fewer entries than argc) is cut too */
+	ev.u.exec.args = "a\0b";
+	ev.u.exec.args_len = 4;
+	ev.u.exec.argc = 5;
+	ev.u.exec.cwd = "/";
+	c = rf_proctable_apply(&pt, &ev);
+	rf_msgb_init(b, RF_EVENT_EXEC, RF_ACTION_NOTIFY);
+	rf_proctable_fill(&pt, b, c);
+	assert_true(m->process.flags & RF_PROC_F_ARGS_CUT);
+	assert_int_equal(m->hdr.cut, RF_CUT_ARGS);
+
+	free(b);
+	rf_proctable_free(&pt);
+	fake_teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -692,6 +768,7 @@ int main(void)
 		cmocka_unit_test(test_limit_evicts),
 		cmocka_unit_test(test_fork_at_limit_keeps_parent),
 		cmocka_unit_test(test_fill),
+		cmocka_unit_test(test_fill_target_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -340,6 +340,186 @@ static void test_msgb_truncation(void **state)
 	assert_int_equal(b.truncated, 0);
 }
 
+/* ---- cut fields: flags, entry boundaries, holds, the public accessors ---- */
+
+static void test_msgb_nothing_cut_when_it_fits(void **state)
+{
+	struct rf_msgb b;
+	uint32_t len = build_exec(&b);
+	assert_int_equal(msg(&b)->hdr.cut, 0);
+	assert_int_equal(msg(&b)->hdr.flags & RF_MSG_F_CUT, 0);
+	assert_int_equal(b.truncated, 0);
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_OK);
+	assert_int_equal(rf_msg_cut(msg(&b)), 0);
+	assert_true(rf_msg_target_known(msg(&b)));
+	assert_ptr_equal(rf_msg_target(msg(&b)), &msg(&b)->ev.exec.target);
+
+	/* a field that fits exactly is not cut */
+	rf_msgb_init(&b, RF_EVENT_OPEN, RF_ACTION_AUTH);
+	static char fill[RF_MSG_MAX];
+	memset(fill, 'f', sizeof fill);
+	size_t room = RF_MSG_MAX - sizeof(struct rf_message) - (RF_MSG_ALIGN + 1);
+	rf_str_t r;
+	assert_false(rf_msgb_field(&b, RF_CUT_TARGET, &r, fill, room));
+	assert_int_equal(r.len, room);
+	assert_int_equal(msg(&b)->hdr.cut, 0);
+	msg(&b)->ev.open.target.path = r;
+	len = rf_msgb_finish(&b);
+	assert_true(len <= RF_MSG_MAX);
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_OK);
+}
+
+static void test_msgb_field_flags(void **state)
+{
+	static char big[RF_MSG_MAX];
+	memset(big, 'c', sizeof big);
+	struct rf_msgb b;
+	rf_msgb_init(&b, RF_EVENT_EXEC, RF_ACTION_AUTH);
+	struct rf_message *m = msg(&b);
+	assert_false(rf_msgb_field_str(&b, RF_CUT_TARGET, &m->ev.exec.target.path, "/tmp/rf/denied"));
+	/* the cwd takes what is left, shortened: its bit and RF_MSG_F_CUT */
+	assert_true(rf_msgb_field(&b, RF_CUT_CWD, &m->process.cwd, big, sizeof big));
+	assert_true(m->process.cwd.len > 0 && m->process.cwd.len < sizeof big);
+	assert_int_equal(m->hdr.cut, RF_CUT_CWD);
+	assert_true(m->hdr.flags & RF_MSG_F_CUT);
+	/* nothing left: args absent, and cut */
+	assert_true(rf_msgb_args(&b, &m->process.args, "a\0b", 3));
+	assert_int_equal(m->process.args.off, 0);
+	/* plain rf_msgb_str counts as "other" */
+	rf_msgb_str(&b, "x");
+	assert_int_equal(m->hdr.cut, RF_CUT_CWD | RF_CUT_ARGS | RF_CUT_OTHER);
+	assert_int_equal(b.truncated, 3);
+	uint32_t len = rf_msgb_finish(&b);
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_OK);
+	assert_int_equal(rf_msg_cut(m), RF_CUT_CWD | RF_CUT_ARGS | RF_CUT_OTHER);
+	/* the target came first and is whole */
+	assert_int_equal(m->ev.exec.target.path.off, sizeof(struct rf_message));
+	assert_string_equal(rf_msg_str(m, m->ev.exec.target.path), "/tmp/rf/denied");
+	assert_true(rf_msg_target_known(m));
+}
+
+static void test_msgb_args_entry_boundary(void **state)
+{
+	/* entries of 9 letters and a NUL */
+	static char args[RF_MSG_MAX * 2];
+	for (size_t i = 0; i < sizeof args; i++)
+		args[i] = i % 10 == 9 ? '\0' : (char)('a' + i % 26);
+	static char pad[RF_MSG_MAX];
+	memset(pad, 'p', sizeof pad);
+	size_t tail = RF_MSG_MAX - sizeof(struct rf_message) - (RF_MSG_ALIGN + 1);
+	for (size_t used = 0; used < 300; used += 7) {
+		struct rf_msgb b;
+		rf_msgb_init(&b, RF_EVENT_EXEC, RF_ACTION_NOTIFY);
+		rf_str_t p = rf_msgb_add(&b, pad, tail - 1000 - used);
+		assert_true(p.off != 0);
+		rf_str_t r;
+		assert_true(rf_msgb_args(&b, &r, args, sizeof args));
+		assert_true(r.len > 0);
+		/* whole entries only: the byte after the last one kept is a separator */
+		assert_int_equal(args[r.len], '\0');
+		assert_int_equal(rf_args_count(args, r.len), r.len / 10 + 1);
+		assert_true(msg(&b)->hdr.cut & RF_CUT_ARGS);
+		msg(&b)->process.args = r;
+		uint32_t len = rf_msgb_finish(&b);
+		assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_OK);
+	}
+	/* one entry longer than the tail is cut inside it (better than nothing) */
+	struct rf_msgb b;
+	rf_msgb_init(&b, RF_EVENT_EXEC, RF_ACTION_NOTIFY);
+	rf_str_t r;
+	assert_true(rf_msgb_args(&b, &r, pad, sizeof pad));
+	assert_int_equal(r.len, tail);
+	/* a vector that fits is whole */
+	rf_msgb_init(&b, RF_EVENT_EXEC, RF_ACTION_NOTIFY);
+	assert_false(rf_msgb_args(&b, &r, "ls\0-l\0/tmp", 10));
+	assert_int_equal(r.len, 10);
+	assert_int_equal(msg(&b)->hdr.cut, 0);
+	assert_int_equal(rf_args_count("ls\0-l\0/tmp", 10), 3);
+	assert_int_equal(rf_args_count(NULL, 0), 0);
+}
+
+static void test_msgb_hold(void **state)
+{
+	static char big[RF_MSG_MAX];
+	memset(big, 'h', sizeof big);
+	struct rf_msgb b;
+	rf_msgb_init(&b, RF_EVENT_EXEC, RF_ACTION_AUTH);
+	rf_msgb_hold(&b, 3001);
+	rf_str_t r;
+	assert_true(rf_msgb_field(&b, RF_CUT_CWD, &r, big, sizeof big));
+	rf_msgb_hold(&b, 0);
+	/* what was held fits whole once released */
+	assert_false(rf_msgb_args(&b, &r, big, 3000));
+	assert_int_equal(r.len, 3000);
+	uint32_t len = rf_msgb_finish(&b);
+	assert_true(len <= RF_MSG_MAX);
+	/* a hold never exceeds what is left */
+	rf_msgb_hold(&b, 100000);
+	assert_true(b.used + b.held <= RF_MSG_MAX);
+}
+
+static void test_msgb_target_longer_than_tail(void **state)
+{
+	static char path[RF_MSG_MAX + 100];
+	memset(path, 'd', sizeof path - 1);
+	path[0] = '/';
+	struct rf_msgb b;
+	rf_msgb_init(&b, RF_EVENT_EXEC, RF_ACTION_AUTH);
+	struct rf_file *t = &msg(&b)->ev.exec.target;
+	assert_true(rf_msgb_field_str(&b, RF_CUT_TARGET, &t->path, path));
+	t->flags |= RF_FILE_F_PATH_CUT;
+	assert_true(t->path.len > 0);
+	assert_int_equal(msg(&b)->hdr.cut, RF_CUT_TARGET);
+	uint32_t len = rf_msgb_finish(&b);
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_OK);
+	assert_false(rf_msg_target_known(msg(&b)));
+}
+
+static void test_validate_cut_consistency(void **state)
+{
+	struct rf_msgb b;
+	uint32_t len = build_exec(&b);
+	struct rf_message *m = msg(&b);
+
+	m->hdr.cut = RF_CUT_ARGS;                  /* bit without RF_MSG_F_CUT */
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_E_PROTO);
+	m->hdr.flags |= RF_MSG_F_CUT;
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_OK);
+	m->hdr.cut = 0;                            /* RF_MSG_F_CUT without a bit */
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_E_PROTO);
+	m->hdr.cut = 0x80000000u;                  /* a bit nobody defined */
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_E_PROTO);
+	m->hdr.cut = 0;
+	m->hdr.flags &= (uint8_t)~RF_MSG_F_CUT;
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_OK);
+
+	/* a target path flagged cut must be in hdr.cut */
+	m->ev.exec.target.flags = RF_FILE_F_PATH_CUT;
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_E_PROTO);
+	m->hdr.cut = RF_CUT_TARGET;
+	m->hdr.flags |= RF_MSG_F_CUT;
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_OK);
+	assert_false(rf_msg_target_known(m));
+
+	/* an unknown path is absent, never a guess */
+	m->hdr.cut = 0;
+	m->hdr.flags &= (uint8_t)~RF_MSG_F_CUT;
+	m->ev.exec.target.flags = RF_FILE_F_PATH_UNKNOWN;
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_E_PROTO);
+	m->ev.exec.target.path = (rf_str_t){ 0, 0 };
+	assert_int_equal(rf_msg_validate(b.u.bytes, len), RF_OK);
+	assert_false(rf_msg_target_known(m));
+
+	/* absent without a flag is not known either; types without a target neither */
+	m->ev.exec.target.flags = 0;
+	assert_false(rf_msg_target_known(m));
+	m->hdr.type = RF_EVENT_FORK;
+	m->hdr.action = RF_ACTION_NOTIFY;
+	assert_null(rf_msg_target(m));
+	assert_false(rf_msg_target_known(m));
+	assert_false(rf_msg_target_known(NULL));
+}
+
 /* ---- rf_ctl_validate ---- */
 
 static const enum rf_client_state all_states[] = {
@@ -805,6 +985,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validate_accepts_built),
+		cmocka_unit_test(test_msgb_nothing_cut_when_it_fits),
+		cmocka_unit_test(test_msgb_field_flags),
+		cmocka_unit_test(test_msgb_args_entry_boundary),
+		cmocka_unit_test(test_msgb_hold),
+		cmocka_unit_test(test_msgb_target_longer_than_tail),
+		cmocka_unit_test(test_validate_cut_consistency),
 		cmocka_unit_test(test_validate_refuses_header),
 		cmocka_unit_test(test_validate_refuses_strings),
 		cmocka_unit_test(test_msgb_truncation),
