@@ -3,12 +3,18 @@
  * of files whose path matches one of the glob patterns given as arguments,
  * allows everything else.  Uses the public client API only.
  *
- *   rf-example-deny-exec '*evil*' '*.sh'
+ *   rf-example-deny-exec [--unknown-target=deny] '*evil*' '*.sh'
+ *
+ * An exec whose target path the message does not hold whole (the kernel
+ * could not name it, or it was cut: rf_msg_target_known()) cannot be
+ * matched: it is allowed, the answer for "no pattern matched", or denied
+ * with --unknown-target=deny.
  *
  * ringfenced starts it from a manifest that grants AUTH on exec; run by
  * hand it fails with "not started by ringfenced".
  */
 #include <fnmatch.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +24,22 @@
 
 static void usage(FILE *out)
 {
-	fputs("Usage: rf-example-deny-exec PATTERN...\n"
+	fputs("Usage: rf-example-deny-exec [--unknown-target=default|deny] PATTERN...\n"
 	      "Denies exec of files whose path matches a fnmatch(3) PATTERN\n"
-	      "('*' also matches '/'), allows everything else.  The client name\n"
-	      "is $RF_CLIENT_NAME, or deny-exec.\n", out);
+	      "('*' also matches '/'), allows everything else.  A target whose\n"
+	      "path is unknown or cut is allowed (default) or denied (deny).\n"
+	      "The client name is $RF_CLIENT_NAME, or deny-exec.\n", out);
 }
+
+static bool unknown_deny;   /* --unknown-target=deny */
 
 static enum rf_verdict judge(const struct rf_message *m, char **patterns, int n)
 {
 	const char *path = rf_msg_str(m, m->ev.exec.target.path);
+
+	/* never match a pattern against a path we do not have whole */
+	if (!rf_msg_target_known(m))
+		return unknown_deny ? RF_DENY : RF_ALLOW;
 
 	for (int i = 0; i < n; i++)
 		if (fnmatch(patterns[i], path, 0) == 0)
@@ -46,6 +59,17 @@ int main(int argc, char **argv)
 	}
 	char **patterns = argv + 1;
 	int npatterns = argc - 1;
+	if (strcmp(argv[1], "--unknown-target=deny") == 0 || strcmp(argv[1], "--unknown-target=default") == 0) {
+		unknown_deny = strcmp(argv[1], "--unknown-target=deny") == 0;
+		patterns++, npatterns--;
+	} else if (strncmp(argv[1], "--", 2) == 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (npatterns < 1) {
+		usage(stderr);
+		return 2;
+	}
 
 	const char *name = getenv("RF_CLIENT_NAME");
 	if (!name || !*name)

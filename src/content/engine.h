@@ -46,6 +46,7 @@ struct rfe_rule_info {
 	const char *level;               /* "informational" .. "critical" */
 	uint32_t event_mask;             /* 1 << enum rf_event_type */
 	bool blocking;
+	uint64_t fields;                 /* 1 << field id of what its predicates read */
 };
 
 struct rfe_stats {

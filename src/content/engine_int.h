@@ -40,6 +40,7 @@ struct rfe_rule {
 	uint8_t level;
 	const uint32_t *prog;
 	uint32_t prog_len;
+	uint64_t fields;           /* 1 << field of every predicate the program reads */
 };
 
 struct rfe_engine {

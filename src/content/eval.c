@@ -215,6 +215,7 @@ void rfe_rule(const struct rfe_engine *e, uint32_t i, struct rfe_rule_info *ret)
 	ret->level = rfb_level_name(r->level);
 	ret->event_mask = r->event_mask;
 	ret->blocking = (r->flags & RFB_RULE_BLOCKING) != 0;
+	ret->fields = r->fields;
 }
 
 const char *rfe_content_version(const struct rfe_engine *e)

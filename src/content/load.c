@@ -503,6 +503,9 @@ static int load_rules(struct loader *l)
 			return r;
 		ru->prog = e->prog + poff;
 		ru->prog_len = plen;
+		for (uint32_t k = 0; k < plen; k++)
+			if (RFB_INSN_OP(ru->prog[k]) == RFB_I_PRED)
+				ru->fields |= 1ull << e->preds[RFB_INSN_ARG(ru->prog[k])].field;
 		e->events_used |= ru->event_mask;
 		if (ru->flags & RFB_RULE_BLOCKING)
 			e->has_blocking = true;

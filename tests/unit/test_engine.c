@@ -429,6 +429,60 @@ static void test_detector_verdicts(void **state)
 	det_free(d);
 }
 
+/* A cut argv or an unknown target: judged by what is there, or denied, as the policy says. */
+static void test_detector_unknown_target(void **state)
+{
+	(void)state;
+	struct det_result r;
+	for (int deny = 0; deny < 2; deny++) {
+		struct detector *d = detector_for(RULES, true, "crontab-r");
+		d->unknown_target = deny ? DET_UNKNOWN_DENY : DET_UNKNOWN_DEFAULT;
+		struct rf_message *m = &mb.u.msg;
+
+		/* whole and not matching: allowed under either policy */
+		exec_msg(RF_ACTION_AUTH, 510, "/usr/bin/crontab", ARGS("crontab\0-l"), 1000);
+		det_handle(d, m, &r);
+		assert_false(r.deny);
+		assert_int_equal(det_unknown_fields(m), 0);
+
+		/* the blocking rule reads CommandLine, and it was cut before " -r" */
+		exec_msg(RF_ACTION_AUTH, 511, "/usr/bin/crontab", ARGS("crontab"), 2000);
+		m->ev.exec.argc = 2;
+		m->ev.exec.flags |= RF_EXEC_F_ARGS_CUT;
+		m->hdr.cut |= RF_CUT_ARGS;
+		m->hdr.flags |= RF_MSG_F_CUT;
+		assert_true(det_unknown_fields(m) & (1ull << RFF_COMMAND_LINE));
+		det_handle(d, m, &r);
+		assert_int_equal(r.deny, deny);
+
+		/* a cut field no blocking rule reads changes nothing */
+		exec_msg(RF_ACTION_AUTH, 512, "/usr/bin/crontab", ARGS("crontab\0-l"), 3000);
+		m->process.flags |= RF_PROC_F_CWD_CUT;
+		m->hdr.cut |= RF_CUT_CWD;
+		m->hdr.flags |= RF_MSG_F_CUT;
+		det_handle(d, m, &r);
+		assert_false(r.deny);
+
+		/* the target path unknown: denied only by policy */
+		exec_msg(RF_ACTION_AUTH, 513, "/usr/bin/crontab", ARGS("crontab\0-l"), 4000);
+		m->ev.exec.target.path = (rf_str_t){ 0, 0 };
+		m->ev.exec.target.flags |= RF_FILE_F_PATH_UNKNOWN;
+		det_handle(d, m, &r);
+		assert_int_equal(r.deny, deny);
+		assert_int_equal(d->stats.unknown, 2);
+		assert_int_equal(d->stats.unknown_denied, deny ? 2 : 0);
+
+		/* a match on what is there still denies under either policy */
+		exec_msg(RF_ACTION_AUTH, 514, "/usr/bin/crontab", ARGS("crontab\0-r"), 5000);
+		m->ev.exec.flags |= RF_EXEC_F_ARGS_CUT;
+		m->hdr.cut |= RF_CUT_ARGS;
+		m->hdr.flags |= RF_MSG_F_CUT;
+		det_handle(d, m, &r);
+		assert_true(r.deny);
+		det_free(d);
+	}
+}
+
 static void test_detector_files_and_parents(void **state)
 {
 	(void)state;
@@ -598,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_view),
 		cmocka_unit_test(test_proccache),
 		cmocka_unit_test(test_detector_verdicts),
+		cmocka_unit_test(test_detector_unknown_target),
 		cmocka_unit_test(test_detector_files_and_parents),
 		cmocka_unit_test(test_cost_per_exec),
 	};

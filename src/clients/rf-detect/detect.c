@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ringfence/ringfence.h>
+
 #include "clients/rf-detect/detect.h"
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -79,6 +81,50 @@ bool det_wants_auth_exec(const struct detector *d)
 	return d->enforce && rfe_has_blocking(d->e) && (rfe_events_used(d->e) & (1u << RF_EVENT_EXEC));
 }
 
+uint64_t det_unknown_fields(const struct rf_message *m)
+{
+	uint64_t f = 0;
+	uint32_t cut = rf_msg_cut(m);
+	bool is_exec = m->hdr.type == RF_EVENT_EXEC || m->hdr.type == RF_EVENT_MEMFD_EXEC;
+	if (rf_msg_target(m) && !rf_msg_target_known(m))
+		f |= 1ull << (is_exec ? RFF_IMAGE : RFF_TARGET_PATH);
+	if ((cut & RF_CUT_ARGS) || (m->process.flags & RF_PROC_F_ARGS_CUT) ||
+	    (is_exec && (m->ev.exec.flags & RF_EXEC_F_ARGS_CUT)))
+		f |= 1ull << RFF_COMMAND_LINE;
+	if ((cut & RF_CUT_CWD) || (m->process.flags & (RF_PROC_F_CWD_CUT | RF_PROC_F_CWD_UNKNOWN)))
+		f |= 1ull << RFF_CWD;
+	if (cut & RF_CUT_PARENT)
+		f |= 1ull << RFF_PARENT_IMAGE;
+	if (m->process.flags & RF_PROC_F_COMM_CUT)
+		f |= 1ull << RFF_COMM;
+	if (!is_exec && (m->process.flags & RF_PROC_F_EXE_CUT))
+		f |= 1ull << RFF_IMAGE;    /* outside exec, Image is the acting process's exe */
+	if (cut & RF_CUT_DEST)
+		f |= 1ull << RFF_TARGET_PATH;
+	return f;
+}
+
+/*
+ * Whether an AUTH exec the rules allowed could have been denied with the
+ * whole message: its target is unknown, or a blocking exec rule reads a
+ * field that is cut or unknown.
+ */
+static bool unknown_matters(const struct detector *d, const struct rf_message *m)
+{
+	uint64_t unknown = det_unknown_fields(m);
+	if (!unknown)
+		return false;
+	if (!rf_msg_target_known(m))
+		return true;
+	for (uint32_t i = 0; i < rfe_nrules(d->e); i++) {
+		struct rfe_rule_info ri;
+		rfe_rule(d->e, i, &ri);
+		if (ri.blocking && (ri.event_mask & (1u << RF_EVENT_EXEC)) && (ri.fields & unknown))
+			return true;
+	}
+	return false;
+}
+
 void det_handle(struct detector *d, const struct rf_message *m, struct det_result *ret)
 {
 	memset(ret, 0, sizeof *ret);
@@ -141,9 +187,16 @@ void det_handle(struct detector *d, const struct rf_message *m, struct det_resul
 		}
 		ret->nalerts = kept;
 		d->stats.alerts += kept;
-		if (ret->deny)
-			d->stats.denied++;
 	}
+	if (auth && d->enforce && !ret->deny && unknown_matters(d, m)) {
+		d->stats.unknown++;
+		if (d->unknown_target == DET_UNKNOWN_DENY) {
+			ret->deny = true;
+			d->stats.unknown_denied++;
+		}
+	}
+	if (ret->deny)
+		d->stats.denied++;
 	if (d->pc)
 		pc_learn(d->pc, m);
 }

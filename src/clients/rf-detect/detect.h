@@ -30,6 +30,20 @@ struct det_stats {
 	uint64_t auth;             /* AUTH execs answered */
 	uint64_t denied;
 	uint64_t dedup_exec;       /* NOTIFY execs skipped: their AUTH was evaluated */
+	uint64_t unknown;          /* AUTH execs with an unknown target or a cut field a blocking rule reads */
+	uint64_t unknown_denied;   /* ... denied by the unknown_target = deny policy */
+};
+
+/*
+ * What an AUTH exec gets when the target path is unknown or cut, or when a
+ * blocking rule reads a field that was cut or unknown and did not match
+ * (docs/CONTENT.md, "Cut and unknown fields"): DEFAULT judges on what the
+ * message holds (an absent field matches nothing, a cut one holds a prefix),
+ * so the verdict is the one without the missing part; DENY denies.
+ */
+enum det_unknown {
+	DET_UNKNOWN_DEFAULT = 0,
+	DET_UNKNOWN_DENY = 1,
 };
 
 struct det_recent {
@@ -41,6 +55,7 @@ struct detector {
 	struct rfe_engine *e;      /* owned */
 	struct pcache *pc;         /* owned; NULL when no rule reads a parent's command line */
 	bool enforce;
+	enum det_unknown unknown_target;   /* set after det_new(); DEFAULT there */
 	uint32_t *matches;         /* rfe_nrules() entries */
 	struct rfe_msg_view view;
 	struct det_recent auth_seen[DET_RING];
@@ -63,6 +78,9 @@ void det_free(struct detector *d);
 uint32_t det_notify_types(const struct detector *d);
 /* Whether to subscribe to AUTH exec: enforcing, with at least one blocking rule. */
 bool det_wants_auth_exec(const struct detector *d);
+
+/* Fields (1 << RFF_*) of m that are cut or unknown, from its flags. */
+uint64_t det_unknown_fields(const struct rf_message *m);
 
 /* Evaluates m (a message from rf_next()). */
 void det_handle(struct detector *d, const struct rf_message *m, struct det_result *ret);

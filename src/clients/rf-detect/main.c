@@ -5,7 +5,7 @@
  * only, and runs in the client sandbox (no fork, exec, sockets; the bundle
  * is read once, from a path the manifest grants).
  *
- *   rf-detect [--bundle FILE] [--enforce]
+ *   rf-detect [--bundle FILE] [--enforce] [--unknown-target default|deny]
  *
  * Without --bundle the content is the one the broker manages for the client
  * (manifest `content = managed`): rf_content_fd().
@@ -32,12 +32,14 @@
 
 static void usage(FILE *out)
 {
-	fputs("Usage: rf-detect [--bundle FILE] [--enforce]\n"
+	fputs("Usage: rf-detect [--bundle FILE] [--enforce] [--unknown-target default|deny]\n"
 	      "Evaluates the rules of a content bundle (rf-content compile) on exec, file\n"
 	      "and network events and reports matches as alerts (rfctl tail).  Without\n"
 	      "--bundle, the content the broker manages for this client.  --enforce\n"
-	      "denies AUTH execs that match a blocking rule.  The client name is\n"
-	      "$RF_CLIENT_NAME, or rf-detect.\n",
+	      "denies AUTH execs that match a blocking rule.  --unknown-target deny\n"
+	      "also denies those whose target path is unknown or cut, or where a\n"
+	      "blocking rule reads a cut field and did not match (default: judge on\n"
+	      "what the message holds).  The client name is $RF_CLIENT_NAME, or rf-detect.\n",
 	      out);
 }
 
@@ -84,16 +86,25 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "bundle", required_argument, NULL, 'b' },
 		{ "enforce", no_argument, NULL, 'e' },
+		{ "unknown-target", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *bundle = NULL;
 	bool enforce = false;
+	enum det_unknown unknown = DET_UNKNOWN_DEFAULT;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "b:eh", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "b:eu:h", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'b': bundle = optarg; break;
 		case 'e': enforce = true; break;
+		case 'u':
+			if (strcmp(optarg, "deny") && strcmp(optarg, "default")) {
+				fprintf(stderr, "rf-detect: --unknown-target: default or deny, not %s\n", optarg);
+				return 2;
+			}
+			unknown = strcmp(optarg, "deny") ? DET_UNKNOWN_DEFAULT : DET_UNKNOWN_DENY;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -124,6 +135,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rf-detect: out of memory\n");
 		return 1;
 	}
+	d->unknown_target = unknown;
 
 	const char *name = getenv("RF_CLIENT_NAME");
 	if (!name || !*name)
@@ -179,11 +191,12 @@ int main(int argc, char **argv)
 	rfe_get_stats(d->e, &es);
 	fprintf(stderr,
 		"rf-detect: %llu messages, %llu evaluated, %llu alerts (%llu lost, %llu repeats), "
-		"%llu auth (%llu denied), %llu regex errors\n",
+		"%llu auth (%llu denied; %llu unknown or cut, %llu of them denied), %llu regex errors\n",
 		(unsigned long long)d->stats.messages, (unsigned long long)d->stats.evaluated,
 		(unsigned long long)d->stats.alerts, (unsigned long long)alerts_lost,
 		(unsigned long long)d->stats.repeats, (unsigned long long)d->stats.auth,
-		(unsigned long long)d->stats.denied, (unsigned long long)es.re_errors);
+		(unsigned long long)d->stats.denied, (unsigned long long)d->stats.unknown,
+		(unsigned long long)d->stats.unknown_denied, (unsigned long long)es.re_errors);
 	rf_client_free(c);
 	det_free(d);
 	return rc == RF_OK ? 0 : 1;

@@ -7,6 +7,7 @@
  * rf-scan opens no path at run time.
  *
  *   rf-scan --rules FILE [--enforce] [--open] [--max-size BYTES] [--timeout-ms N]
+ *           [--unknown-target default|deny]
  *
  * FILE is YARA source, or rules compiled by yarac (told apart by trying to
  * load it as compiled first).  Monitor mode (the default) allows every exec
@@ -63,12 +64,14 @@ struct cache_ent {
 
 struct scan_stats {
 	uint64_t auth, scanned, cached, matched, denied, too_large, timeouts, errors, no_fd, alerts_lost;
+	uint64_t unknown;          /* AUTH events whose target path is unknown or cut */
 };
 
 struct scanner {
 	YR_RULES *rules;
 	YR_SCANNER *yr;            /* one for every scan */
 	bool enforce;
+	bool unknown_deny;         /* --unknown-target deny */
 	uint64_t max_size;
 	uint64_t timeout_ms;
 	const YR_RULE **by_index;  /* rule table, for cached results */
@@ -80,12 +83,15 @@ struct scanner {
 static void usage(FILE *out)
 {
 	fputs("Usage: rf-scan --rules FILE [--enforce] [--open] [--max-size BYTES] [--timeout-ms N]\n"
+	      "               [--unknown-target default|deny]\n"
 	      "Scans each file about to be executed with YARA rules (source or compiled)\n"
 	      "and reports matches as alerts (rfctl tail).  --enforce denies the exec of a\n"
 	      "matching file; --open also scans opens of executable files.  Files larger\n"
 	      "than --max-size (default 64 MiB) and scans slower than --timeout-ms\n"
 	      "(default 1000) are allowed and counted; a scan also ends before the\n"
-	      "event's deadline (a tenth of the time left, at least 50 ms, kept to answer).\n",
+	      "event's deadline (a tenth of the time left, at least 50 ms, kept to answer).\n"
+	      "--unknown-target deny (with --enforce) denies a file whose path is unknown\n"
+	      "or cut; default scans it like any other (the scan reads the descriptor).\n",
 	      out);
 }
 
@@ -298,11 +304,21 @@ static int handle(struct scanner *s, rf_client_t *c, const struct rf_message *m)
 	int rc = RF_OK;
 	if (auth) {
 		enum rf_verdict v = out == OUT_MATCH && s->enforce ? RF_DENY : RF_ALLOW;
+		/*
+		 * The scan reads the descriptor, so the content verdict does not
+		 * need the path; --unknown-target deny is for hosts that refuse
+		 * whatever cannot be named, whatever the content.
+		 */
+		if (f && !rf_msg_target_known(m)) {
+			s->st.unknown++;
+			if (s->enforce && s->unknown_deny)
+				v = RF_DENY;
+		}
 		if (v == RF_DENY)
 			s->st.denied++;
 		/* the kernel may remember a clean file until it changes; a default
 		 * verdict or a reported match is asked again */
-		while ((rc = rf_respond(c, m, v, out == OUT_CLEAN)) == RF_E_FULL)
+		while ((rc = rf_respond(c, m, v, out == OUT_CLEAN && v == RF_ALLOW)) == RF_E_FULL)
 			pause_1ms();
 		if (rc != RF_OK)
 			return rc;
@@ -330,6 +346,7 @@ int main(int argc, char **argv)
 		{ "open", no_argument, NULL, 'o' },
 		{ "max-size", required_argument, NULL, 's' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "unknown-target", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -338,7 +355,7 @@ int main(int argc, char **argv)
 	static struct scanner s = { .max_size = 64ull << 20, .timeout_ms = 1000 };
 	int opt;
 	char *end;
-	while ((opt = getopt_long(argc, argv, "r:eos:t:h", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:eos:t:u:h", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'r': rules_path = optarg; break;
 		case 'e': s.enforce = true; break;
@@ -361,6 +378,13 @@ int main(int argc, char **argv)
 			s.timeout_ms = ms;
 			break;
 		}
+		case 'u':
+			if (strcmp(optarg, "deny") && strcmp(optarg, "default")) {
+				usage(stderr);
+				return 2;
+			}
+			s.unknown_deny = strcmp(optarg, "deny") == 0;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -436,9 +460,9 @@ int main(int argc, char **argv)
 	fprintf(stderr,
 		"rf-scan: %" PRIu64 " auth, %" PRIu64 " scanned, %" PRIu64 " cached, %" PRIu64 " matched, %" PRIu64
 		" denied, %" PRIu64 " too large, %" PRIu64 " timeouts, %" PRIu64 " errors, %" PRIu64
-		" without descriptor, %" PRIu64 " alerts lost\n",
+		" without descriptor, %" PRIu64 " alerts lost, %" PRIu64 " unknown or cut targets\n",
 		s.st.auth, s.st.scanned, s.st.cached, s.st.matched, s.st.denied, s.st.too_large, s.st.timeouts,
-		s.st.errors, s.st.no_fd, s.st.alerts_lost);
+		s.st.errors, s.st.no_fd, s.st.alerts_lost, s.st.unknown);
 	rf_client_free(c);
 	yr_scanner_destroy(s.yr);
 	yr_rules_destroy(s.rules);
