@@ -137,8 +137,10 @@ extern const struct rf_sensor_ops rf_sensor_proc_connector;
 /*
  * eBPF sensor extension used by the AUTH path: the argv that a thread passed
  * to execve(2), captured at syscall entry, for the pending exec of tid.  Copies
- * at most cap bytes into buf and sets *ret_len and *ret_argc.  Returns 0, or
- * -ENOENT when nothing is known.  Never blocks.
+ * at most cap bytes into buf and sets *ret_len and *ret_argc.  *ret_argc
+ * counts one more than the strings in buf when the argv was longer than the
+ * capture (RF_BPF_ARGS_MAX bytes or its string limit) or than cap: the caller
+ * flags it cut.  Returns 0, or -ENOENT when nothing is known.  Never blocks.
  */
 int rf_sensor_ebpf_pending_argv(struct rf_sensor *s, uint32_t tid, char *buf, uint32_t cap,
 				uint32_t *ret_len, uint32_t *ret_argc);

@@ -831,6 +831,7 @@ int rf_sensor_ebpf_pending_argv(struct rf_sensor *s, uint32_t tid, char *buf, ui
 	for (uint32_t i = 0; i < n; i++)
 		argc += buf[i] == '\0';
 	*ret_len = n;
-	*ret_argc = argc;
+	/* more strings than buf holds: the caller flags the argv cut (sensor.h) */
+	*ret_argc = argc + ((v.flags & RF_BPF_ARGV_F_TRUNCATED) || n < v.len ? 1 : 0);
 	return 0;
 }
