@@ -71,6 +71,15 @@ static void walk(const struct rf_message *m, size_t size)
 		break;
 	}
 	CHECK(rf_event_type_name(m->hdr.type) != NULL);
+	/* cut and unknown flags (hdr.cut): consistent in whatever validates */
+	CHECK(!rf_msg_cut(m) == !(m->hdr.flags & RF_MSG_F_CUT));
+	const struct rf_file *t = rf_msg_target(m);
+	if (t && (t->flags & RF_FILE_F_PATH_UNKNOWN))
+		CHECK(t->path.off == 0 && !rf_msg_target_known(m));
+	if (t && (t->flags & RF_FILE_F_PATH_CUT))
+		CHECK((rf_msg_cut(m) & RF_CUT_TARGET) && !rf_msg_target_known(m));
+	if (rf_msg_target_known(m))
+		CHECK(t && t->path.off != 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

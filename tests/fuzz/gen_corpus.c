@@ -121,6 +121,33 @@ static void gen_msg(void)
 	n = msg_exec();
 	b.u.msg.hdr.version = 2;
 	put("msg", "bad_version", b.u.bytes, n);
+
+	/* cut fields: a 7 KiB cwd and argv after the target (hdr.cut, RF_*_CUT) */
+	static char big[7 * 1024];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = i % 10 == 9 ? '\0' : (char)('a' + i % 26);
+	rf_msgb_init(&b, RF_EVENT_EXEC, RF_ACTION_AUTH);
+	struct rf_message *m = &b.u.msg;
+	rf_msgb_field_str(&b, RF_CUT_TARGET, &m->ev.exec.target.path, "/tmp/rf/evil");
+	if (rf_msgb_field(&b, RF_CUT_CWD, &m->process.cwd, big, 4500))
+		m->process.flags |= RF_PROC_F_CWD_CUT;
+	if (rf_msgb_args(&b, &m->ev.exec.args, big, sizeof big))
+		m->ev.exec.flags |= RF_EXEC_F_ARGS_CUT;
+	m->ev.exec.argc = (uint32_t)(sizeof big / 10);
+	n = rf_msgb_finish(&b);
+	put("msg", "exec_cut", b.u.bytes, n);
+	/* the same with the flag and the bits disagreeing: refused */
+	m->hdr.flags &= (uint8_t)~RF_MSG_F_CUT;
+	put("msg", "cut_without_flag", b.u.bytes, n);
+
+	/* a target the kernel could not name */
+	rf_msgb_init(&b, RF_EVENT_EXEC, RF_ACTION_AUTH);
+	m = &b.u.msg;
+	m->ev.exec.target.flags = RF_FILE_F_PATH_UNKNOWN;
+	m->ev.exec.target.ino = 12;
+	m->process.flags = RF_PROC_F_CWD_UNKNOWN;
+	n = rf_msgb_finish(&b);
+	put("msg", "exec_path_unknown", b.u.bytes, n);
 }
 
 /* ---- control datagrams ---- */
