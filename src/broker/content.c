@@ -804,7 +804,7 @@ static void pump(struct rf_broker *b, struct rf_bclient *p)
 		memcpy(b->mb.u.bytes, w->data, w->len);
 		struct rf_message *m = &b->mb.u.msg;
 		m->hdr.action = auth ? RF_ACTION_AUTH : RF_ACTION_NOTIFY;
-		m->hdr.flags = RF_MSG_F_REPLAYED;
+		m->hdr.flags = RF_MSG_F_REPLAYED | (m->hdr.flags & RF_MSG_F_CUT);   /* hdr.cut stays */
 		m->hdr.verdict = 0;
 		m->hdr.decided_by = 0;
 		m->hdr.decider = (rf_str_t){ 0, 0 };
