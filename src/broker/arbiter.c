@@ -48,6 +48,8 @@ struct rf_pending {
 	bool all_cache;
 	uint64_t deadline_ns;
 	uint64_t asked, answered;     /* client slot bits */
+	uint64_t undelivered;         /* asked, but its ring had no room yet: retried until the deadline */
+	struct rf_message *wire;      /* the message as pushed, kept while undelivered != 0 */
 	uint32_t prev, next;          /* FIFO of the same type, or the free list */
 	int last_allow;               /* slot of the last allowing client, -1 none */
 	struct rf_message *msg;       /* copy for tail readers, or NULL */
@@ -67,6 +69,9 @@ static struct cache_entry cache[CACHE_SIZE];
 static int proc_fd_dir = -1;
 /* CPUs the broker may run on (spinning only pays when every party has one) */
 static unsigned ncpus = 1;
+
+/* pending events with at least one client whose ring had no room for them */
+static uint32_t nbacklog;
 
 static int fifo_of(uint8_t type)
 {
@@ -314,6 +319,11 @@ static void decide(struct rf_broker *b, struct rf_pending *p, uint8_t verdict, u
 		free(p->msg);
 		p->msg = NULL;
 	}
+	if (p->undelivered)
+		nbacklog--;
+	p->undelivered = 0;
+	free(p->wire);
+	p->wire = NULL;
 	fifo_unlink(b, p);
 	p->id = 0;
 	p->fd = -1;
@@ -340,11 +350,82 @@ static void maybe_complete(struct rf_broker *b, struct rf_pending *p)
 static void vote_default(struct rf_broker *b, struct rf_pending *p, uint64_t bit)
 {
 	p->asked &= ~bit;
+	if (p->undelivered & bit) {
+		p->undelivered &= ~bit;
+		if (!p->undelivered)
+			nbacklog--;
+	}
 	p->all_cache = false;
 	if (b->cfg.default_verdict == RF_DENY)
 		decide(b, p, RF_DENY, RF_DECIDER_DEFAULT, -1);
 	else
 		maybe_complete(b, p);
+}
+
+/*
+ * p reached its deadline and some client's ring never had room for it: the
+ * platform could not ask that client, which is [auth] on_overflow's call
+ * (the default verdict, or deny), counted and alerted, never a silent allow.
+ */
+static void overflowed(struct rf_broker *b, struct rf_pending *p)
+{
+	static uint64_t last_alert_ms[RF_MAX_CLIENTS];
+	uint64_t now_ms = rf_now_ms();
+	for (unsigned i = 0; i < b->nclients; i++) {
+		if (!(p->undelivered & (1ull << i)))
+			continue;
+		struct rf_bclient *c = &b->clients[i];
+		c->auth_full++;
+		if (now_ms - last_alert_ms[i] >= 1000) {
+			last_alert_ms[i] = now_ms;
+			char detail[160];
+			snprintf(detail, sizeof detail,
+				 "AUTH event not delivered by its deadline (ring full; %llu so far), decided by on_overflow=%s",
+				 (unsigned long long)c->auth_full, b->cfg.on_overflow == RF_DENY ? "deny" : "default");
+			rf_alert(b, c->man.name, "auth-overflow", detail);
+		}
+	}
+	b->stats.auth_overflow++;
+	uint8_t v = b->cfg.on_overflow == RF_DENY ? RF_DENY : b->cfg.default_verdict;
+	decide(b, p, v, RF_DECIDER_DEFAULT, -1);
+}
+
+bool rf_arbiter_backlog(const struct rf_broker *b)
+{
+	return nbacklog != 0;
+}
+
+void rf_arbiter_retry_backlog(struct rf_broker *b)
+{
+	if (!nbacklog)
+		return;
+	for (int q = 0; q < 2; q++) {
+		for (uint32_t i = b->fifo_head[q], next; i != NONE; i = next) {
+			struct rf_pending *p = &b->pending[i];
+			next = p->next;
+			if (!p->undelivered)
+				continue;
+			for (unsigned k = 0; k < b->nclients; k++) {
+				uint64_t bit = 1ull << k;
+				if (!(p->undelivered & bit))
+					continue;
+				struct rf_bclient *c = &b->clients[k];
+				memcpy(b->mb.u.bytes, p->wire, p->wire->hdr.size);
+				b->mb.used = p->wire->hdr.size;
+				int r = rf_client_push(b, c, p->id);
+				if (r == -ENOSPC)
+					continue;
+				if (r < 0)
+					return;   /* the client was killed: its votes went to the default; walk again next turn */
+				p->undelivered &= ~bit;
+				if (!p->undelivered) {
+					nbacklog--;
+					free(p->wire);
+					p->wire = NULL;
+				}
+			}
+		}
+	}
 }
 
 /* Answers an event that never entered the table. */
@@ -491,6 +572,8 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 	p->answered = 0;
 	p->last_allow = -1;
 	p->msg = NULL;
+	p->undelivered = 0;
+	p->wire = NULL;
 	p->dev = st.st_dev;
 	p->ino = st.st_ino;
 	p->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
@@ -531,6 +614,22 @@ static void on_perm_event(struct rf_broker *b, const struct fanotify_event_metad
 			m->hdr.flags |= RF_MSG_F_HAS_FD;
 		int pushed = queue_ok ? rf_client_push(b, c, p->id) : -1;
 		m->hdr.flags &= (uint8_t)~RF_MSG_F_HAS_FD;
+		if (pushed == -ENOSPC && !with_fd && (p->wire || (p->wire = malloc(m->hdr.size)))) {
+			/*
+			 * No room in its ring now: the event waits in the broker and
+			 * is pushed as soon as the client makes room (the loop retries
+			 * on every turn), until its deadline; a burst of large AUTH
+			 * events never turns into default verdicts.  Telemetry cannot
+			 * cause this: it never takes the ring's reserve.
+			 */
+			if (p->undelivered == 0) {
+				memcpy(p->wire, m, m->hdr.size);
+				nbacklog++;
+			}
+			p->undelivered |= 1ull << i;
+			c->auth_waited++;
+			continue;
+		}
 		if (pushed < 0) {
 			/* no room (or killed): this client's vote is the default, now */
 			c->auth_full++;
@@ -712,10 +811,14 @@ void rf_arbiter_on_timer(struct rf_broker *b)
 			struct rf_pending *p = &b->pending[b->fifo_head[q]];
 			if (p->deadline_ns > now)
 				break;
-			uint64_t silent = p->asked & ~p->answered;
+			uint64_t silent = p->asked & ~p->answered & ~p->undelivered;
 			for (unsigned i = 0; i < b->nclients; i++)
 				if (silent & (1ull << i))
 					missed[i]++;
+			if (p->undelivered) {
+				overflowed(b, p);
+				continue;
+			}
 			decide(b, p, b->cfg.default_verdict, RF_DECIDER_DEFAULT, -1);
 		}
 	}

@@ -818,7 +818,13 @@ int rf_client_push(struct rf_broker *b, struct rf_bclient *c, uint64_t id)
 	m->hdr.seq = ++c->seq;
 	m->hdr.type_seq = ++c->type_seq[m->hdr.type];
 	m->hdr.id = id;
-	int r = rf_evring_push(&c->evt, m, m->hdr.size);
+	/*
+	 * Telemetry leaves a quarter of the ring free: room for 32 AUTH events
+	 * of the largest size in a 1 MiB ring, which no flood of NOTIFY events
+	 * (or of oversized ones) can take.  AUTH events may use all of it.
+	 */
+	uint32_t reserve = m->hdr.action == RF_ACTION_AUTH ? 0 : c->evt.size / 4;
+	int r = rf_evring_push_reserve(&c->evt, m, m->hdr.size, reserve);
 	if (r == -ENOSPC) {
 		c->dropped++;
 		b->stats.dropped++;

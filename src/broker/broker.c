@@ -739,7 +739,11 @@ int rf_broker_run(struct rf_broker *b)
 	while (!b->stopping) {
 		/* responses that came while we were busy are handled without sleeping */
 		bool ready = rf_clients_prepare_sleep(b);
+		rf_arbiter_retry_backlog(b);
 		int64_t due = drain_due_sensors(b);
+		/* AUTH events waiting for ring room: look again within a millisecond */
+		if (rf_arbiter_backlog(b) && (due < 0 || due > 1000000))
+			due = 1000000;
 		rf_clients_flush(b);
 		struct timespec ts = { 0, 0 }, *timeout = &ts;
 		if (!ready && due < 0)

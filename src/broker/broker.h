@@ -118,7 +118,9 @@ struct rf_bclient {
 	uint64_t type_seq[RF_EVENT_MAX];
 	/* counters */
 	uint64_t delivered, dropped, auth_asked, auth_answered, auth_missed;
-	uint64_t late, duplicate, foreign, invalid, auth_full;
+	uint64_t late, duplicate, foreign, invalid;
+	uint64_t auth_full;            /* AUTH events its ring never had room for by their deadline */
+	uint64_t auth_waited;          /* AUTH events that waited in the broker for room in its ring */
 	uint64_t restarts, deaths, hung_kills;
 	uint64_t backoff_ms;
 	uint64_t restart_at_ms;        /* CLOCK_MONOTONIC ms */
@@ -342,6 +344,10 @@ void rf_arbiter_on_response(struct rf_broker *b, struct rf_bclient *c, const str
 void rf_arbiter_client_gone(struct rf_broker *b, struct rf_bclient *c);
 /* Forgets every cached verdict (policy changed). */
 void rf_arbiter_flush_cache(struct rf_broker *b);
+/* True when some AUTH event waits for room in a client's ring. */
+bool rf_arbiter_backlog(const struct rf_broker *b);
+/* Pushes AUTH events that waited for room to the clients that now have it. */
+void rf_arbiter_retry_backlog(struct rf_broker *b);
 /* Answers everything pending with the default verdict (shutdown). */
 void rf_arbiter_drain_all(struct rf_broker *b);
 

@@ -201,6 +201,15 @@ static int cfg_handler(void *user, const char *sec, const char *key, const char 
 				return fail(x, sec, key, "want allow or deny");
 			return 1;
 		}
+		if (!strcmp(key, "on_overflow")) {
+			if (!strcmp(val, "default"))
+				c->on_overflow = 0;
+			else if (!strcmp(val, "deny"))
+				c->on_overflow = RF_DENY;
+			else
+				return fail(x, sec, key, "want default or deny");
+			return 1;
+		}
 		if (!strcmp(key, "cache"))
 			return parse_bool(val, &c->cache) ? fail(x, sec, key, "want yes or no") : 1;
 		if (!strcmp(key, "max_pending"))

@@ -30,6 +30,7 @@ struct rf_config {
 	uint32_t exec_deadline_ms;
 	uint32_t open_deadline_ms;
 	uint8_t default_verdict;              /* RF_ALLOW or RF_DENY */
+	uint8_t on_overflow;                  /* AUTH never delivered by its deadline: 0 = default_verdict, RF_DENY */
 	bool cache;                           /* kernel verdict cache (ignore marks) */
 	bool ebpf;                            /* try the eBPF sensor */
 	uint32_t ebpf_batch_ms;               /* under load, drain its ring this often (0: never batch) */

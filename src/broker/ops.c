@@ -176,6 +176,7 @@ static json_object *client_json(const struct rf_bclient *c)
 	ADD(o, "auth_answered", I64(c->auth_answered));
 	ADD(o, "auth_missed", I64(c->auth_missed));
 	ADD(o, "auth_ring_full", I64(c->auth_full));
+	ADD(o, "auth_waited_for_room", I64(c->auth_waited));
 	ADD(o, "late", I64(c->late));
 	ADD(o, "fd_sent", I64(c->fd_sent));
 	ADD(o, "fd_failed", I64(c->fd_failed));

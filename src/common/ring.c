@@ -102,6 +102,11 @@ static int evring_check_tail(struct rf_evring *r, uint64_t *ret_tail)
 
 int rf_evring_push(struct rf_evring *r, const void *rec, uint32_t len)
 {
+	return rf_evring_push_reserve(r, rec, len, 0);
+}
+
+int rf_evring_push_reserve(struct rf_evring *r, const void *rec, uint32_t len, uint32_t reserve)
+{
 	if (len < RF_MSG_ALIGN || len > RF_MSG_MAX || len % RF_MSG_ALIGN)
 		return -EINVAL;
 	uint64_t tail;
@@ -111,7 +116,7 @@ int rf_evring_push(struct rf_evring *r, const void *rec, uint32_t len)
 	uint32_t pos = (uint32_t)(r->head & (r->size - 1));
 	uint32_t to_end = r->size - pos;
 	uint64_t need = len <= to_end ? len : (uint64_t)to_end + len;
-	if (need > free_bytes)
+	if (need + reserve > free_bytes)
 		return -ENOSPC;
 	if (len > to_end) {
 		struct { uint32_t size; uint16_t version, type; } pad = { to_end, 0, RF_RING_PAD_TYPE };

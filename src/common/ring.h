@@ -59,6 +59,12 @@ int rf_shm_attach(void *base, uint64_t len, struct rf_evring *ret_evt, struct rf
  * consumer's tail is impossible; -EINVAL for a bad len.
  */
 int rf_evring_push(struct rf_evring *r, const void *rec, uint32_t len);
+/*
+ * Same, but leaves at least reserve bytes free after the record: telemetry
+ * is pushed with a reserve so that it can never take the room that AUTH
+ * events (pushed with none) need.  -ENOSPC when it would eat the reserve.
+ */
+int rf_evring_push_reserve(struct rf_evring *r, const void *rec, uint32_t len, uint32_t reserve);
 
 /* Producer: true when the consumer asked to be woken (call after pushes). */
 bool rf_evring_need_wakeup(const struct rf_evring *r);

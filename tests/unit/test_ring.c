@@ -338,6 +338,46 @@ static void test_evring_full(void **state)
 }
 
 /* The producer never trusts the consumer's tail. */
+/* Telemetry pushed with a reserve never takes the room AUTH events need; AUTH may use it all. */
+static void test_evring_reserve(void **state)
+{
+	struct shm s;
+	const uint32_t size = 4 * RF_MSG_MAX;
+	const uint32_t reserve = size / 4;
+	shm_setup(&s, size, 16);
+	unsigned char rec[RF_MSG_MAX];
+	const void *p;
+	uint32_t len;
+
+	/* three maximal NOTIFY records fit beside the reserve, a fourth (or any byte more) does not */
+	for (uint64_t i = 1; i <= 3; i++) {
+		make_rec(rec, RF_MSG_MAX, i);
+		assert_int_equal(rf_evring_push_reserve(&s.pe, rec, RF_MSG_MAX, reserve), 0);
+	}
+	make_rec(rec, 8, 4);
+	assert_int_equal(rf_evring_push_reserve(&s.pe, rec, 8, reserve), -ENOSPC);
+	assert_int_equal(s.h->evt.head, 3 * RF_MSG_MAX);
+	/* an AUTH record of the largest size still fits: the reserve is its room */
+	make_rec(rec, RF_MSG_MAX, 5);
+	assert_int_equal(rf_evring_push_reserve(&s.pe, rec, RF_MSG_MAX, 0), 0);
+	/* now even AUTH finds the ring full */
+	make_rec(rec, 8, 6);
+	assert_int_equal(rf_evring_push(&s.pe, rec, 8), -ENOSPC);
+	/* the consumer sees the records in order, the refused ones absent */
+	uint64_t want[] = { 1, 2, 3, 5 };
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(rf_evring_peek(&s.ce, &p, &len), 1);
+		check_rec(p, len, RF_MSG_MAX, want[i]);
+		rf_evring_consume(&s.ce, len);
+	}
+	assert_int_equal(rf_evring_peek(&s.ce, &p, &len), 0);
+	/* a reserve larger than the ring refuses every NOTIFY, never AUTH */
+	make_rec(rec, 8, 7);
+	assert_int_equal(rf_evring_push_reserve(&s.pe, rec, 8, size), -ENOSPC);
+	assert_int_equal(rf_evring_push_reserve(&s.pe, rec, 8, 0), 0);
+	shm_free(&s);
+}
+
 static void test_evring_corrupt_tail(void **state)
 {
 	struct shm s;
@@ -760,6 +800,7 @@ int main(void)
 		cmocka_unit_test(test_evring_bad_len),
 		cmocka_unit_test(test_evring_round_trip_wrap),
 		cmocka_unit_test(test_evring_full),
+		cmocka_unit_test(test_evring_reserve),
 		cmocka_unit_test(test_evring_corrupt_tail),
 		cmocka_unit_test(test_evring_corrupt_head),
 		cmocka_unit_test(test_evring_pad_marker),
