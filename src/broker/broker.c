@@ -607,6 +607,7 @@ static void on_tick(struct rf_broker *b)
 	reap(b);   /* SIGCHLD coalesces; a missed one must not leave a client dead */
 	rf_sv_tick(b);
 	rf_content_tick(b);
+	rf_ops_tick(b);
 	/* the service manager's watchdog: the loop is turning */
 	if (b->watchdog_usec && rf_now_mono_ns() / 1000 - b->watchdog_last_usec >= b->watchdog_usec / 2) {
 		sd_notify(0, "WATCHDOG=1");

@@ -158,6 +158,7 @@ struct rf_bclient {
 struct rf_ops_conn {
 	int fd;                        /* -1 when free */
 	bool tail;
+	uint64_t last_ms;              /* accepted or last request (rf_now_ms); idle timeout */
 	uint64_t type_mask;
 	uint32_t exclude;
 	bool exclude_is_pid;
@@ -208,6 +209,7 @@ struct rf_broker {
 	unsigned nclients;
 	struct rf_ops_conn ops[RF_MAX_OPS_CONNS];
 	int ops_listen;
+	uint64_t ops_idle_closed, ops_evicted; /* control connections timed out / pushed out */
 	unsigned ntail;                /* tail readers connected */
 
 	struct rf_alert alerts[RF_MAX_ALERTS];
@@ -365,6 +367,7 @@ int rf_ops_init(struct rf_broker *b);
 void rf_ops_free(struct rf_broker *b);
 void rf_ops_on_listen(struct rf_broker *b);
 void rf_ops_on_conn(struct rf_broker *b, unsigned idx);
+void rf_ops_tick(struct rf_broker *b);
 /* Streams the finished message in b->mb to tail readers. */
 void rf_ops_tail(struct rf_broker *b, const struct rf_message *m);
 /*

@@ -26,6 +26,7 @@
 #include "ringfence/ringfence.h"
 
 #define TAIL_SNDBUF (4 << 20)
+#define RF_OPS_IDLE_MS 10000   /* a request connection silent this long is closed */
 
 int rf_ops_init(struct rf_broker *b)
 {
@@ -78,6 +79,8 @@ void rf_ops_free(struct rf_broker *b)
 	b->ops_listen = -1;
 }
 
+static unsigned evict_oldest(struct rf_broker *b);
+
 void rf_ops_on_listen(struct rf_broker *b)
 {
 	for (int n = 0; n < 16; n++) {
@@ -93,12 +96,49 @@ void rf_ops_on_listen(struct rf_broker *b)
 		unsigned i = 0;
 		while (i < RF_MAX_OPS_CONNS && b->ops[i].fd >= 0)
 			i++;
+		if (i == RF_MAX_OPS_CONNS)
+			i = evict_oldest(b);
 		if (i == RF_MAX_OPS_CONNS || rf_epoll_add(b, fd, RF_TAG_OPS_CONN, i) < 0) {
 			rf_warnx("operator socket: too many connections");
 			close(fd);
 			continue;
 		}
-		b->ops[i] = (struct rf_ops_conn){ .fd = fd };
+		b->ops[i] = (struct rf_ops_conn){ .fd = fd, .last_ms = rf_now_ms() };
+	}
+}
+
+/*
+ * Full: the newcomer is the operator (only uid 0 gets this far), so the
+ * oldest connection that is not a tail makes room. A tail reader keeps its
+ * slot while it reads; idle request connections are what can pile up (a
+ * stuck script, a hostile root process) and must not lock rfctl out.
+ * Returns the freed slot or RF_MAX_OPS_CONNS when every slot is a tail.
+ */
+static unsigned evict_oldest(struct rf_broker *b)
+{
+	unsigned best = RF_MAX_OPS_CONNS;
+	for (unsigned i = 0; i < RF_MAX_OPS_CONNS; i++)
+		if (b->ops[i].fd >= 0 && !b->ops[i].tail &&
+		    (best == RF_MAX_OPS_CONNS || b->ops[i].last_ms < b->ops[best].last_ms))
+			best = i;
+	if (best < RF_MAX_OPS_CONNS) {
+		conn_close(b, &b->ops[best]);
+		b->ops_evicted++;
+		rf_info("operator socket: full, closed the oldest idle connection");
+	}
+	return best;
+}
+
+/* A request connection gets RF_OPS_IDLE_MS between requests; a tail is exempt. */
+void rf_ops_tick(struct rf_broker *b)
+{
+	uint64_t now = rf_now_ms();
+	for (unsigned i = 0; i < RF_MAX_OPS_CONNS; i++) {
+		struct rf_ops_conn *o = &b->ops[i];
+		if (o->fd >= 0 && !o->tail && now - o->last_ms >= RF_OPS_IDLE_MS) {
+			conn_close(b, o);
+			b->ops_idle_closed++;
+		}
 	}
 }
 
@@ -314,6 +354,8 @@ static json_object *status_json(const struct rf_broker *b)
 	ADD(c, "dispatched", I64(b->stats.dispatched));
 	ADD(c, "dropped", I64(b->stats.dropped));
 	ADD(c, "tail_dropped", I64(b->stats.tail_dropped));
+	ADD(c, "ops_idle_closed", I64(b->ops_idle_closed));
+	ADD(c, "ops_evicted", I64(b->ops_evicted));
 	ADD(c, "log_dropped", I64(rf_log_dropped()));
 	ADD(c, "notify_overflow", I64(b->stats.notify_overflow));
 	ADD(c, "alerts", I64(b->stats.alerts));
@@ -355,6 +397,7 @@ void rf_ops_on_conn(struct rf_broker *b, unsigned idx)
 	ssize_t n = recv(o->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	o->last_ms = rf_now_ms();
 	struct rf_ops_req req;
 	struct rf_ops_content creq;
 	if (n > 0 && !o->tail && rf_ops_parse_content(buf, (size_t)n, &creq) == 0) {
