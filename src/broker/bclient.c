@@ -271,7 +271,8 @@ void rf_client_spawn(struct rf_broker *b, struct rf_bclient *c)
 	memset(c->type_seq, 0, sizeof c->type_seq);
 	c->live_tail = 0;
 	c->live_since_ms = c->started_at_ms;
-	c->demoted = false;
+	/* exiting is no way out of a demotion: within the death window it stays */
+	c->demoted = c->demoted_at_ms && c->started_at_ms - c->demoted_at_ms <= b->cfg.death_window_ms;
 	c->first_exec_done = false;
 	c->eof_kill = false;
 	if (rf_epoll_add(b, c->sock, RF_TAG_CLIENT_SOCK, c->slot) < 0 ||
@@ -502,16 +503,15 @@ static int do_subscribe(struct rf_broker *b, struct rf_bclient *c, const struct 
 	bool auth = m->action == RF_ACTION_AUTH;
 	if (on && !((auth ? c->man.auth_allowed : c->man.notify_allowed) & bit))
 		return RF_E_PERM;
-	if (on && auth && c->demoted)
-		return RF_E_PERM;   /* demoted for missing deadlines: telemetry only */
 	/* the descriptor goes with AUTH events, which a monitoring client never gets
 	 * (its AUTH becomes NOTIFY): then the request has no effect */
 	if (auth && on)
 		c->fd_mask = want_fd ? (c->fd_mask | bit) : (c->fd_mask & ~bit);
 	else if (auth)
 		c->fd_mask &= ~bit;
-	/* a monitoring client never holds the kernel: its AUTH becomes NOTIFY */
-	if (auth && !c->man.enforce)
+	/* a monitoring client never holds the kernel: its AUTH becomes NOTIFY;
+	 * so does a demoted one's (missed deadlines: telemetry only) */
+	if (auth && (!c->man.enforce || c->demoted))
 		auth = false;
 	if (c->shadow_of >= 0) {   /* a trial: only the window is replayed to it */
 		uint64_t *tm = auth ? &c->trial_auth_mask : &c->trial_notify_mask;

@@ -128,6 +128,7 @@ struct rf_bclient {
 	char last_exit[64];
 	/* supervision */
 	bool demoted;
+	uint64_t demoted_at_ms;        /* last demotion: a restart within the death window stays demoted */
 	char kill_reason[160];         /* why we killed it, for the death record */
 	char binary_sha256[65];        /* of man.exec when the manifest was loaded */
 	struct rf_death death_log[RF_DEATH_LOG];

@@ -278,6 +278,7 @@ void rf_sv_event(struct rf_broker *b, struct rf_bclient *c, enum rf_sv_event ev,
 		}
 		c->auth_mask = 0;
 		c->demoted = true;
+		c->demoted_at_ms = rf_now_ms();
 		next = RF_CS_DEMOTED;
 		c->state = next;
 		rf_arbiter_client_gone(b, c);
@@ -293,6 +294,7 @@ void rf_sv_event(struct rf_broker *b, struct rf_bclient *c, enum rf_sv_event ev,
 		memset(c->death_times, 0, sizeof c->death_times);
 		c->backoff_ms = BACKOFF_MIN_MS;
 		c->restart_at_ms = rf_now_ms();
+		c->demoted_at_ms = 0;
 		rf_info("client %s: released from quarantine", c->man.name);
 		break;
 	}
