@@ -134,6 +134,8 @@ struct rf_bclient {
 	struct rf_death death_log[RF_DEATH_LOG];
 	uint64_t death_times[RF_DEATH_TALLY];
 	uint64_t miss_times[RF_MISS_TALLY];
+	uint64_t miss_long_start_ms;   /* the long miss window (fixed, restarted when over); kept across restarts */
+	uint32_t miss_long_n;
 	uint64_t live_tail, live_since_ms;
 	/* per-client AUTH deadlines shorter than the broker's */
 	uint32_t deadline_ms[2];       /* exec, open; 0: the broker's */

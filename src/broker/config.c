@@ -47,6 +47,8 @@ void rf_config_defaults(struct rf_config *c)
 	c->death_window_ms = 60000;
 	c->miss_limit = 5;
 	c->miss_window_ms = 10000;
+	c->miss_long_limit = 20;
+	c->miss_long_window_ms = 600000;
 	c->miss_restart = false;
 	c->uid_base = 61000;
 	strcpy(c->content_store, "/var/lib/ringfence/content");
@@ -237,6 +239,8 @@ static int cfg_handler(void *user, const char *sec, const char *key, const char 
 			{ "death_window_ms", offsetof(struct rf_config, death_window_ms), 1000, 86400000 },
 			{ "miss_limit", offsetof(struct rf_config, miss_limit), 1, 64 },
 			{ "miss_window_ms", offsetof(struct rf_config, miss_window_ms), 100, 86400000 },
+			{ "miss_long_limit", offsetof(struct rf_config, miss_long_limit), 1, 100000 },
+			{ "miss_long_window_ms", offsetof(struct rf_config, miss_long_window_ms), 1000, 86400000 },
 			{ "uid_base", offsetof(struct rf_config, uid_base), 1000, 4000000000u },
 		};
 		int r = num_keys(x, c, sec, key, val, nums, sizeof nums / sizeof *nums);

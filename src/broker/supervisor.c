@@ -355,6 +355,21 @@ void rf_sv_missed(struct rf_broker *b, struct rf_bclient *c)
 		snprintf(why, sizeof why, "%u AUTH deadline misses within %u ms", n, b->cfg.miss_window_ms);
 		memset(c->miss_times, 0, sizeof c->miss_times);
 		rf_sv_event(b, c, RF_SV_MISS_LIMIT, why);
+		return;
+	}
+	/* one miss every few seconds stays under the short limit forever: a long
+	 * window catches the drip (fixed window; at worst twice the limit) */
+	if (!c->miss_long_start_ms || now - c->miss_long_start_ms > b->cfg.miss_long_window_ms) {
+		c->miss_long_start_ms = now;
+		c->miss_long_n = 0;
+	}
+	if (++c->miss_long_n >= b->cfg.miss_long_limit && (c->state == RF_CS_RUNNING || c->state == RF_CS_CONNECTED)) {
+		char why[96];
+		snprintf(why, sizeof why, "%u AUTH deadline misses within %u ms", c->miss_long_n,
+			 b->cfg.miss_long_window_ms);
+		c->miss_long_n = 0;
+		c->miss_long_start_ms = 0;
+		rf_sv_event(b, c, RF_SV_MISS_LIMIT, why);
 	}
 }
 
