@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/budget.h"
 #include "broker/content.h"
 #include "broker/sandbox.h"
 #include "common/fdpass.h"
@@ -868,9 +869,12 @@ bool rf_clients_prepare_sleep(struct rf_broker *b)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (unsigned i = 0; i < b->nclients; i++) {
 		struct rf_bclient *c = &b->clients[i];
-		if (c->shm && __atomic_load_n(&c->resp.ctl->head, __ATOMIC_ACQUIRE) != c->resp.tail) {
+		if (c->shm && !c->budget.throttled &&
+		    __atomic_load_n(&c->resp.ctl->head, __ATOMIC_ACQUIRE) != c->resp.tail) {
 			ready = true;
+			uint64_t t0 = rf_budget_now();
 			rf_client_take_responses(b, c);
+			rf_budget_charge(c, t0);
 		}
 	}
 	return ready;

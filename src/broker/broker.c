@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/budget.h"
 #include "broker/content.h"
 #include "broker/mounts.h"
 #include "broker/sandbox.h"
@@ -606,6 +607,7 @@ static void on_tick(struct rf_broker *b)
 		return;
 	reap(b);   /* SIGCHLD coalesces; a missed one must not leave a client dead */
 	rf_sv_tick(b);
+	rf_budget_tick(b);
 	rf_content_tick(b);
 	rf_ops_tick(b);
 	/* the service manager's watchdog: the loop is turning */
@@ -687,20 +689,29 @@ static void handle(struct rf_broker *b, uint64_t tag)
 		}
 		break;
 	case RF_TAG_CLIENT_SOCK:
-		if (idx < b->nclients && b->clients[idx].sock >= 0)
+		if (idx < b->nclients && b->clients[idx].sock >= 0) {
+			uint64_t t0 = rf_budget_now();
 			rf_client_on_sock(b, &b->clients[idx]);
+			rf_budget_charge(&b->clients[idx], t0);
+		}
 		break;
 	case RF_TAG_CLIENT_RESP:
-		if (idx < b->nclients && b->clients[idx].resp_efd >= 0)
+		if (idx < b->nclients && b->clients[idx].resp_efd >= 0) {
+			uint64_t t0 = rf_budget_now();
 			rf_client_on_resp(b, &b->clients[idx]);
+			rf_budget_charge(&b->clients[idx], t0);
+		}
 		break;
 	case RF_TAG_CLIENT_SETUP:
 		if (idx < b->nclients && b->clients[idx].setup_fd >= 0)
 			rf_client_on_setup(b, &b->clients[idx]);
 		break;
 	case RF_TAG_CLIENT_NOTIFY:
-		if (idx < b->nclients && b->clients[idx].notify_fd >= 0)
+		if (idx < b->nclients && b->clients[idx].notify_fd >= 0) {
+			uint64_t t0 = rf_budget_now();
 			rf_client_on_notify(b, &b->clients[idx]);
+			rf_budget_charge(&b->clients[idx], t0);
+		}
 		break;
 	case RF_TAG_CONTENT: rf_content_on_done(b); break;
 	case RF_TAG_OPS_LISTEN: rf_ops_on_listen(b); break;

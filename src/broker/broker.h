@@ -93,6 +93,19 @@ struct rf_proc_mute {
 	uint64_t start_time_ns;
 };
 
+/* What the client cost the broker (budget.c). */
+struct rf_budget {
+	uint64_t cpu_ns;               /* broker CPU spent on it since since_ns */
+	uint64_t since_ns;             /* CLOCK_MONOTONIC, the last tick */
+	pid_t pid;                     /* the process the tally is for */
+	uint32_t last_permille;        /* of a core, over the last second */
+	uint32_t peak_permille;
+	uint32_t over_s;               /* measurements over budget in a row (throttle periods between) */
+	bool throttled;                /* its descriptors are out of the epoll set until release_ns */
+	uint64_t release_ns;
+	uint64_t throttles, kills;
+};
+
 struct rf_bclient {
 	struct rf_manifest man;
 	unsigned slot;                 /* index in broker.clients, bit in AUTH masks */
@@ -156,6 +169,7 @@ struct rf_bclient {
 	int shadow_of;                 /* a shadow instance: its client's slot; else -1 */
 	uint64_t trial_auth_mask, trial_notify_mask; /* a shadow's subscriptions (never dispatched live) */
 	bool content_switch;           /* killed to switch content: not a failure */
+	struct rf_budget budget;
 };
 
 struct rf_ops_conn {

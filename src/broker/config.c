@@ -47,6 +47,8 @@ void rf_config_defaults(struct rf_config *c)
 	c->death_window_ms = 60000;
 	c->miss_limit = 5;
 	c->miss_window_ms = 10000;
+	c->budget_cpu_percent = 5;
+	c->budget_kill_after_s = 10;
 	c->miss_long_limit = 20;
 	c->miss_long_window_ms = 600000;
 	c->miss_restart = false;
@@ -240,6 +242,8 @@ static int cfg_handler(void *user, const char *sec, const char *key, const char 
 			{ "miss_limit", offsetof(struct rf_config, miss_limit), 1, 64 },
 			{ "miss_window_ms", offsetof(struct rf_config, miss_window_ms), 100, 86400000 },
 			{ "miss_long_limit", offsetof(struct rf_config, miss_long_limit), 1, 100000 },
+			{ "budget_cpu_percent", offsetof(struct rf_config, budget_cpu_percent), 0, 100 },
+			{ "budget_kill_after_s", offsetof(struct rf_config, budget_kill_after_s), 1, 3600 },
 			{ "miss_long_window_ms", offsetof(struct rf_config, miss_long_window_ms), 1000, 86400000 },
 			{ "uid_base", offsetof(struct rf_config, uid_base), 1000, 4000000000u },
 		};

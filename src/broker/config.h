@@ -49,6 +49,8 @@ struct rf_config {
 	uint32_t death_window_ms;             /* ... within this window: quarantine */
 	uint32_t miss_limit;                  /* this many AUTH deadline misses ... */
 	uint32_t miss_window_ms;              /* ... within this window: on_miss_limit */
+	uint32_t budget_cpu_percent;          /* a client may cost the broker this much of a core (0: no limit) */
+	uint32_t budget_kill_after_s;         /* over it this many measurements in a row (each followed by its throttle): restarted */
 	uint32_t miss_long_limit;             /* this many misses ... */
 	uint32_t miss_long_window_ms;         /* ... in this long window: on_miss_limit too (a slow drip) */
 	bool miss_restart;                    /* on_miss_limit = restart (else demote) */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/budget.h"
 #include "broker/content.h"
 #include "broker/sandbox.h"
 #include "common/log.h"
@@ -217,6 +218,7 @@ static json_object *client_json(const struct rf_bclient *c)
 	ADD(o, "auth_missed", I64(c->auth_missed));
 	ADD(o, "auth_ring_full", I64(c->auth_full));
 	ADD(o, "auth_waited_for_room", I64(c->auth_waited));
+	rf_budget_status(c, o);
 	ADD(o, "late", I64(c->late));
 	ADD(o, "fd_sent", I64(c->fd_sent));
 	ADD(o, "fd_failed", I64(c->fd_failed));

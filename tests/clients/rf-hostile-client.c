@@ -8,12 +8,17 @@
  *   garbage-ctl       send random bytes on the control socket
  *   oversized-ctl     send a control datagram larger than any message
  *   bad-alert         send an alert whose triggering message is garbage
+ *   syscall-flood     16 threads make a system call the sandbox denies, in a loop
+ *                     (each denial is answered by the broker: seccomp notification)
+ *   response-flood    a thread writes forged responses and signals the broker, in a loop
  * The memory-corrupting modes write through the mapping the library made.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <ringfence/ringfence.h>
@@ -53,6 +58,30 @@ static void kick_eventfds(void)
 	}
 }
 
+static void *deny_loop(void *arg)
+{
+	(void)arg;
+	for (;;)
+		syscall(SYS_mount, "none", "/", "tmpfs", 0ul, NULL);   /* not on the allowlist */
+	return NULL;
+}
+
+static rf_client_t *flood_client;
+
+static void *respond_loop(void *arg)
+{
+	(void)arg;
+	struct rf_message fake;
+	memset(&fake, 0, sizeof fake);
+	fake.hdr.action = RF_ACTION_AUTH;
+	for (uint64_t k = 1;; k++) {
+		fake.hdr.id = k * 0x9e3779b97f4a7c15ull;
+		if (rf_respond(flood_client, &fake, RF_ALLOW, false) != RF_OK || k % 64 == 0)
+			kick_eventfds();
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "bogus-responses";
@@ -62,6 +91,17 @@ int main(int argc, char **argv)
 		return 1;
 	if (rf_subscribe(c, RF_EVENT_EXEC, RF_ACTION_AUTH) != RF_OK || rf_ready(c) != RF_OK)
 		return 1;
+	flood_client = c;
+	if (!strcmp(mode, "syscall-flood") || !strcmp(mode, "response-flood")) {
+		int n = !strcmp(mode, "syscall-flood") ? 16 : 1;
+		for (int i = 0; i < n; i++) {
+			pthread_t t;
+			if (pthread_create(&t, NULL, n == 16 ? deny_loop : respond_loop, NULL) != 0) {
+				/* no threads in this sandbox: flood from here, answering nothing */
+				(n == 16 ? deny_loop : respond_loop)(NULL);
+			}
+		}
+	}
 	for (;;) {
 		const struct rf_message *m;
 		err = rf_next(c, &m, -1);
